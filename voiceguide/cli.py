@@ -1,0 +1,259 @@
+"""The command line: parse options, call the core, print, map errors to exit codes.
+
+Only this module prints. Heavy libraries are imported inside commands so that
+`voiceguide --help` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+
+from voiceguide import __version__
+from voiceguide.durations import format_clock
+from voiceguide.env import Environment
+from voiceguide.errors import Diagnostic, ExitCode, VoiceguideError
+from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
+from voiceguide.speech import DEFAULT_RATE_WPM
+
+if TYPE_CHECKING:
+    from voiceguide.session import Session
+
+app = typer.Typer(
+    name="voiceguide",
+    help="Turn a written routine into a spoken, timed audio session.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _stderr(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+    for warning in warnings:
+        _stderr(f"warning: {warning}")
+
+
+def _env(ctx: typer.Context) -> Environment:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Environment):
+        root.obj = Environment()
+    return root.obj
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn errors into one line on stderr and the documented exit code.
+
+    This is the one place where exceptions become exit codes.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = kwargs.get("ctx")
+        debug = isinstance(ctx, typer.Context) and bool(
+            ctx.find_root().meta.get("voiceguide.debug")
+        )
+        try:
+            return command(*args, **kwargs)
+        except VoiceguideError as err:
+            if debug:
+                traceback.print_exc()
+            for line in err.lines():
+                _stderr(f"error: {line}")
+            raise typer.Exit(int(err.exit_code)) from None
+        except KeyboardInterrupt:
+            _stderr("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as err:
+            if type(err).__module__.startswith("typer"):
+                raise  # typer's own exits and usage errors
+            if debug:
+                traceback.print_exc()
+            _stderr(
+                f"error: internal error: {type(err).__name__}: {err} "
+                "(run with --debug for the traceback, and please report it)"
+            )
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"voiceguide {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    ctx.find_root().meta["voiceguide.debug"] = debug
+
+
+Short = Annotated[bool, typer.Option("--short/--full", help="Play the short or the full version.")]
+Minutes = Annotated[
+    float | None,
+    typer.Option("--minutes", "-m", help="Fit the session to this many minutes.", min=0.1),
+]
+Rate = Annotated[
+    int, typer.Option("--rate", help="Speaking rate in words per minute.", min=60, max=400)
+]
+Voice = Annotated[
+    str | None, typer.Option("--voice", help="Voice id or language (e.g. gmw/en-us, en-gb).")
+]
+RoutineArg = Annotated[
+    str, typer.Argument(help="A built-in routine name (see `list`) or a routine .toml file.")
+]
+
+
+def _session(
+    ctx: typer.Context,
+    routine: str,
+    *,
+    short: bool,
+    minutes: float | None,
+    voice: str | None,
+    rate: int,
+) -> Session:
+    from voiceguide.session import build_session
+
+    loaded = find_routine(routine)
+    variant = Variant.SHORT if short else Variant.FULL
+    session = build_session(loaded, variant, _env(ctx).speech(voice, rate), minutes=minutes)
+    _warn(session.timeline.warnings)
+    return session
+
+
+@app.command("list")
+@guarded
+def list_routines(ctx: typer.Context) -> None:
+    """List the built-in routines with the length of their short and full versions."""
+    from voiceguide.session import build_session, load_chime
+
+    chime = load_chime()
+    speech = _env(ctx).speech(None, DEFAULT_RATE_WPM)
+    rows = []
+    for name in builtin_names():
+        routine = load_builtin(name)
+        lengths = [
+            format_clock(build_session(routine, v, speech, chime=chime).timeline.total_ms)
+            for v in (Variant.SHORT, Variant.FULL)
+        ]
+        rows.append((name, routine.title, *lengths))
+    width = max(len(r[0]) for r in rows)
+    typer.echo(f"{'name':<{width}}  {'short':>6}  {'full':>6}  title")
+    for name, title, short_len, full_len in rows:
+        typer.echo(f"{name:<{width}}  {short_len:>6}  {full_len:>6}  {title}")
+
+
+@app.command()
+@guarded
+def show(
+    ctx: typer.Context,
+    routine: RoutineArg,
+    short: Short = False,
+    minutes: Minutes = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    voice: Voice = None,
+    rate: Rate = DEFAULT_RATE_WPM,
+) -> None:
+    """Show the timeline of a session: each step's start and length."""
+    timeline = _session(ctx, routine, short=short, minutes=minutes, voice=voice, rate=rate).timeline
+    if as_json:
+        typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
+        return
+    typer.echo(f"{timeline.title} ({timeline.variant})")
+    width = max([len(s.title) for s in timeline.steps] + [5])
+    typer.echo(f"{'step':>4}  {'title':<{width}}  {'start':>7}  {'length':>7}")
+    first = timeline.steps[0].start_ms if timeline.steps else timeline.total_ms
+    typer.echo(
+        f"{'':>4}  {'Introduction':<{width}}  {format_clock(0):>7}  {format_clock(first):>7}"
+    )
+    for step in timeline.steps:
+        typer.echo(
+            f"{step.index:>4}  {step.title:<{width}}  {format_clock(step.start_ms):>7}"
+            f"  {format_clock(step.duration_ms):>7}"
+        )
+    end = timeline.steps[-1].end_ms if timeline.steps else 0
+    typer.echo(
+        f"{'':>4}  {'Closing':<{width}}  {format_clock(end):>7}"
+        f"  {format_clock(timeline.total_ms - end):>7}"
+    )
+    typer.echo(f"{'':>4}  {'total':<{width}}  {'':>7}  {format_clock(timeline.total_ms):>7}")
+
+
+@app.command()
+@guarded
+def export(
+    ctx: typer.Context,
+    routine: RoutineArg,
+    short: Short = False,
+    minutes: Minutes = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Output file (.mp3 or .wav).", dir_okay=False),
+    ] = None,
+    voice: Voice = None,
+    rate: Rate = DEFAULT_RATE_WPM,
+) -> None:
+    """Export a session to an audio file (MP3 or WAV, by extension)."""
+    from voiceguide.export import export as export_file
+    from voiceguide.export import format_of
+    from voiceguide.render import total_frames
+
+    variant = "short" if short else "full"
+    target = output if output is not None else Path(f"{Path(routine).stem}-{variant}.mp3")
+    format_of(target)  # a bad extension is an error before any work
+    session = _session(ctx, routine, short=short, minutes=minutes, voice=voice, rate=rate)
+    timeline = session.timeline
+    metadata = {
+        "title": f"{timeline.title} ({timeline.variant})",
+        "artist": "voiceguide",
+        "album": "voiceguide",
+    }
+    frames = total_frames(timeline)
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            "[progress.percentage]{task.percentage:>3.0f}%",
+            TimeRemainingColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"exporting {target.name}", total=frames)
+            export_file(
+                session.blocks(),
+                target,
+                metadata=metadata,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    else:
+        export_file(session.blocks(), target, metadata=metadata)
+    typer.echo(f"wrote {target} ({format_clock(timeline.total_ms)})")
+
+
+def main() -> None:
+    """Run the CLI (the `voiceguide` console script)."""
+    app(prog_name="voiceguide")

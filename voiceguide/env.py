@@ -1,0 +1,37 @@
+"""The environment the CLI runs in; tests replace parts of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceguide.speech import ClipCache, SpeechEngine, SpeechLibrary
+
+EngineFactory = Callable[[str | None, int], SpeechEngine]
+
+
+def _system_engine(voice: str | None, rate_wpm: int) -> SpeechEngine:
+    from voiceguide.speech.system import SystemEngine
+
+    return SystemEngine(voice, rate_wpm)
+
+
+def default_cache_dir() -> Path:
+    """Return the user's clip cache folder (XDG_CACHE_HOME/voiceguide/clips on Linux)."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("voiceguide") / "clips"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the CLI needs from the outside world."""
+
+    make_engine: EngineFactory = _system_engine
+    cache_dir: Path | None = None  # None: the user's cache folder
+
+    def speech(self, voice: str | None, rate_wpm: int) -> SpeechLibrary:
+        """Return a speech library for a voice and rate, backed by the clip cache."""
+        folder = self.cache_dir if self.cache_dir is not None else default_cache_dir()
+        return SpeechLibrary(self.make_engine(voice, rate_wpm), ClipCache(folder))

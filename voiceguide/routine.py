@@ -1,0 +1,415 @@
+"""Routines: the data model, and loading and validating routine files (TOML)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from voiceguide.durations import parse_duration
+from voiceguide.errors import Diagnostic, RoutineError, UsageError
+from voiceguide.tomlpos import PathKey, TomlPositions
+
+
+class Variant(StrEnum):
+    """The two versions every routine has."""
+
+    SHORT = "short"
+    FULL = "full"
+
+
+class CueAnchor(StrEnum):
+    """What a cue's offset is measured from."""
+
+    START = "start"  # offset_ms after the step starts
+    END = "end"  # offset_ms before the step ends
+    HALF = "half"  # half-way through the step
+
+
+@dataclass(frozen=True)
+class Cue:
+    """Something said at a set moment inside a step's hold."""
+
+    anchor: CueAnchor
+    offset_ms: int
+    say: str
+    line: int | None = None
+
+    def offset_in(self, step_ms: int) -> int:
+        """Return the cue's offset from the start of a step lasting step_ms."""
+        if self.anchor is CueAnchor.HALF:
+            return step_ms // 2
+        if self.anchor is CueAnchor.END:
+            return step_ms - self.offset_ms
+        return self.offset_ms
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a routine."""
+
+    id: str
+    title: str
+    text: str
+    short_ms: int
+    full_ms: int
+    cues: tuple[Cue, ...] = ()
+    line: int | None = None
+    duration_line: int | None = None
+
+    def duration_ms(self, variant: Variant) -> int:
+        """Return the planned length of this step in the given variant."""
+        return self.short_ms if variant is Variant.SHORT else self.full_ms
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A validated routine."""
+
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    variants: Mapping[Variant, tuple[str, ...]]
+    source: str
+    description: str = ""
+    category: str = "other"
+    safety: str = ""
+    intro: str = ""
+    outro: str = ""
+
+    def steps_of(self, variant: Variant) -> tuple[Step, ...]:
+        """Return the steps a variant includes, in the variant's order."""
+        by_id = {step.id: step for step in self.steps}
+        return tuple(by_id[step_id] for step_id in self.variants[variant])
+
+
+CATEGORIES = ("massage", "stretch", "breathing", "relaxation", "other")
+_TOP_KEYS = {
+    "title",
+    "description",
+    "category",
+    "safety",
+    "intro",
+    "outro",
+    "variants",
+    "steps",
+}
+_STEP_KEYS = {"id", "title", "text", "duration", "cues"}
+_CUE_KEYS = {"at", "say"}
+_STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+MAX_STEPS = 200
+
+
+class _Checker:
+    """Collects every problem in one routine file."""
+
+    def __init__(self, source: str, positions: TomlPositions) -> None:
+        self.source = source
+        self.positions = positions
+        self.problems: list[Diagnostic] = []
+
+    def line(self, path: PathKey) -> int | None:
+        return self.positions.line_of(path)
+
+    def fail(self, path: PathKey, message: str) -> None:
+        self.problems.append(Diagnostic(self.source, self.line(path) or 1, message))
+
+    def unknown_keys(self, table: Mapping[str, Any], known: set[str], path: PathKey) -> None:
+        for key in table:
+            if key not in known:
+                where = ".".join(str(p) for p in path) or "the top level"
+                allowed = ", ".join(sorted(known))
+                self.fail(
+                    (*path, key), f'unknown key "{key}" in {where}; expected one of: {allowed}'
+                )
+
+    def text(self, table: Mapping[str, Any], key: str, path: PathKey, *, required: bool) -> str:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.fail(path, f'missing "{key}"; add {key} = "..."')
+            return ""
+        if not isinstance(value, str):
+            self.fail((*path, key), f'"{key}" must be text in quotes, not {_kind(value)}')
+            return ""
+        if required and not value.strip():
+            self.fail((*path, key), f'"{key}" is empty')
+        return value.strip()
+
+    def duration(self, value: object, path: PathKey) -> int | None:
+        if not isinstance(value, str):
+            self.fail(path, f'duration must be text like "45s" or "1m30s", not {_kind(value)}')
+            return None
+        try:
+            ms = parse_duration(value)
+        except ValueError as err:
+            self.fail(path, str(err))
+            return None
+        if ms <= 0:
+            self.fail(path, f'duration "{value}" must be longer than zero')
+            return None
+        return ms
+
+
+def _kind(value: object) -> str:
+    names = {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _toml_error_line(err: tomllib.TOMLDecodeError) -> int | None:
+    match = re.search(r"at line (\d+)", str(err))
+    return int(match.group(1)) if match else None
+
+
+def parse_routine(text: str, *, source: str, name: str) -> Routine:
+    """Parse and validate routine TOML text; raise RoutineError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise RoutineError(
+            [Diagnostic(source, _toml_error_line(err) or 1, f"not valid TOML: {message}")]
+        ) from None
+    check = _Checker(source, TomlPositions(text))
+    check.unknown_keys(data, _TOP_KEYS, ())
+    title = check.text(data, "title", (), required=True)
+    description = check.text(data, "description", (), required=False)
+    safety = check.text(data, "safety", (), required=False)
+    intro = check.text(data, "intro", (), required=False)
+    outro = check.text(data, "outro", (), required=False)
+    category = check.text(data, "category", (), required=False) or "other"
+    if category not in CATEGORIES:
+        check.fail(
+            ("category",), f'unknown category "{category}"; use one of: {", ".join(CATEGORIES)}'
+        )
+    if category == "massage" and not safety and "safety" not in data:
+        check.fail(("category",), 'a massage routine needs "safety" notes, which are always spoken')
+
+    steps = _check_steps(check, data.get("steps"))
+    variants = _check_variants(check, data.get("variants"), {s.id for s in steps})
+    if check.problems:
+        raise RoutineError(check.problems)
+    return Routine(
+        name=name,
+        title=title,
+        description=description,
+        category=category,
+        safety=safety,
+        intro=intro,
+        outro=outro,
+        steps=tuple(steps),
+        variants=variants,
+        source=source,
+    )
+
+
+def _check_steps(check: _Checker, raw: object) -> list[Step]:
+    if raw is None:
+        check.fail((), "no steps; add at least one [[steps]] table")
+        return []
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        check.fail(("steps",), "steps must be written as [[steps]] tables")
+        return []
+    if not raw:
+        check.fail(("steps",), "no steps; add at least one [[steps]] table")
+    if len(raw) > MAX_STEPS:
+        check.fail(("steps",), f"too many steps ({len(raw)}); the limit is {MAX_STEPS}")
+        return []
+    steps: list[Step] = []
+    seen: dict[str, int | None] = {}
+    for index, table in enumerate(raw):
+        path: PathKey = ("steps", index)
+        check.unknown_keys(table, _STEP_KEYS, path)
+        step_id = check.text(table, "id", path, required=True)
+        if step_id and not _STEP_ID.match(step_id):
+            check.fail(
+                (*path, "id"),
+                f'step id "{step_id}" must use lowercase letters, digits and dashes',
+            )
+        elif step_id in seen:
+            first = seen[step_id]
+            check.fail((*path, "id"), f'duplicate step id "{step_id}" (first used on line {first})')
+        elif step_id:
+            seen[step_id] = check.line((*path, "id"))
+        title = check.text(table, "title", path, required=True)
+        text = check.text(table, "text", path, required=True)
+        short_ms, full_ms = _check_step_duration(check, table.get("duration"), path)
+        cues = _check_cues(check, table.get("cues"), path)
+        steps.append(
+            Step(
+                id=step_id,
+                title=title,
+                text=text,
+                short_ms=short_ms,
+                full_ms=full_ms,
+                cues=cues,
+                line=check.line(path),
+                duration_line=check.line((*path, "duration")),
+            )
+        )
+    return steps
+
+
+def _check_step_duration(check: _Checker, raw: object, path: PathKey) -> tuple[int, int]:
+    if raw is None:
+        check.fail(
+            path, 'missing "duration"; add duration = "45s" (or { short = "30s", full = "1m" })'
+        )
+        return 0, 0
+    if isinstance(raw, dict):
+        check.unknown_keys(raw, {"short", "full"}, (*path, "duration"))
+        values = []
+        for variant in ("short", "full"):
+            if variant not in raw:
+                check.fail((*path, "duration"), f'duration table is missing "{variant}"')
+                values.append(0)
+            else:
+                values.append(check.duration(raw[variant], (*path, "duration", variant)) or 0)
+        return values[0], values[1]
+    ms = check.duration(raw, (*path, "duration")) or 0
+    return ms, ms
+
+
+def _check_cues(check: _Checker, raw: object, path: PathKey) -> tuple[Cue, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+        check.fail((*path, "cues"), "cues must be written as [[steps.cues]] tables")
+        return ()
+    cues = []
+    for index, table in enumerate(raw):
+        cue_path = (*path, "cues", index)
+        check.unknown_keys(table, _CUE_KEYS, cue_path)
+        say = check.text(table, "say", cue_path, required=True)
+        at = table.get("at")
+        anchor, offset = CueAnchor.START, 0
+        if at is None:
+            check.fail(cue_path, 'cue is missing "at"; write at = "half", "30s" or "-10s"')
+            continue
+        if not isinstance(at, str):
+            check.fail(
+                (*cue_path, "at"),
+                f'cue "at" must be text like "half", "30s" or "-10s", not {_kind(at)}',
+            )
+            continue
+        spec = at.strip()
+        if spec == "half":
+            anchor = CueAnchor.HALF
+        else:
+            if spec.startswith("-"):
+                anchor, spec = CueAnchor.END, spec[1:]
+            try:
+                offset = parse_duration(spec)
+            except ValueError:
+                check.fail(
+                    (*cue_path, "at"),
+                    f'cue time "{at}" is not understood; write "half", "30s" (from the start) '
+                    'or "-10s" (before the end)',
+                )
+                continue
+        if say:
+            cues.append(Cue(anchor, offset, say, check.line(cue_path)))
+    return tuple(cues)
+
+
+def _check_variants(
+    check: _Checker, raw: object, step_ids: set[str]
+) -> dict[Variant, tuple[str, ...]]:
+    variants: dict[Variant, tuple[str, ...]] = {}
+    if raw is None:
+        check.fail((), "no [variants] table; add one with short = [...] and full = [...]")
+        return variants
+    if not isinstance(raw, dict):
+        check.fail(("variants",), "variants must be a table with short = [...] and full = [...]")
+        return variants
+    check.unknown_keys(raw, {v.value for v in Variant}, ("variants",))
+    for variant in Variant:
+        path: PathKey = ("variants", variant.value)
+        ids = raw.get(variant.value)
+        if ids is None:
+            check.fail(
+                ("variants",), f'variants is missing "{variant}"; list the step ids it plays'
+            )
+            continue
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            check.fail(path, f'variant "{variant}" must be a list of step ids in quotes')
+            continue
+        if not ids:
+            check.fail(path, f'variant "{variant}" names no steps')
+        seen: set[str] = set()
+        for index, step_id in enumerate(ids):
+            if step_id not in step_ids:
+                known = ", ".join(sorted(step_ids)) or "none"
+                check.fail(
+                    (*path, index),
+                    f'variant "{variant}" names unknown step "{step_id}"; known steps: {known}',
+                )
+            elif step_id in seen:
+                check.fail((*path, index), f'variant "{variant}" names step "{step_id}" twice')
+            seen.add(step_id)
+        variants[variant] = tuple(ids)
+    return variants
+
+
+def load_routine_file(path: Path) -> Routine:
+    """Load and validate a routine file."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such routine file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{source}: is a directory, not a routine file") from None
+    except OSError as err:
+        raise UsageError(f"{source}: cannot read: {err.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise RoutineError(
+            [Diagnostic(source, line, "not UTF-8 text; save the file as UTF-8")]
+        ) from None
+    return parse_routine(text, source=source, name=path.stem)
+
+
+def builtin_names() -> list[str]:
+    """Return the names of the built-in routines."""
+    folder = resources.files("voiceguide.routines")
+    return sorted(
+        entry.name.removesuffix(".toml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    )
+
+
+def load_builtin(name: str) -> Routine:
+    """Load a built-in routine by name."""
+    entry = resources.files("voiceguide.routines").joinpath(f"{name}.toml")
+    text = entry.read_text(encoding="utf-8")
+    return parse_routine(text, source=f"<built-in {name}>", name=name)
+
+
+def find_routine(spec: str) -> Routine:
+    """Return the routine a user named: a built-in name or a path to a .toml file."""
+    if spec in builtin_names():
+        return load_builtin(spec)
+    path = Path(spec)
+    if path.suffix == ".toml" or path.exists():
+        return load_routine_file(path)
+    names = ", ".join(builtin_names())
+    raise UsageError(
+        f'unknown routine "{spec}": not a built-in ({names}) and no such file; '
+        "see `voiceguide list`"
+    )

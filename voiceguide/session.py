@@ -1,0 +1,49 @@
+"""Assemble a session: routine + speech + options -> Timeline and its audio."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from voiceguide.assets import asset_path
+from voiceguide.audio import Block, read_wav_mono
+from voiceguide.render import render
+from voiceguide.routine import Routine, Variant
+from voiceguide.speech import Clip, SpeechLibrary
+from voiceguide.timeline import Timeline, compile_timeline, spoken_texts
+
+
+def load_chime() -> Clip:
+    """Return the chime that opens each step."""
+    samples, rate = read_wav_mono(asset_path("chime.wav"))
+    return Clip(samples, rate)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A compiled timeline with what it takes to render it."""
+
+    timeline: Timeline
+    speech: SpeechLibrary
+    chime: Clip
+
+    def blocks(self) -> Iterator[Block]:
+        """Yield the rendered session, block by block."""
+        return render(self.timeline, self.speech.clip, self.chime)
+
+
+def build_session(
+    routine: Routine,
+    variant: Variant,
+    speech: SpeechLibrary,
+    *,
+    minutes: float | None = None,
+    chime: Clip | None = None,
+) -> Session:
+    """Synthesize (or fetch from cache) every line, then compile the timeline."""
+    chime = chime if chime is not None else load_chime()
+    speech.prepare(spoken_texts(routine, variant))
+    timeline = compile_timeline(
+        routine, variant, speech.duration_ms, chime_ms=chime.duration_ms, minutes=minutes
+    )
+    return Session(timeline, speech, chime)

@@ -1,0 +1,111 @@
+"""The system voice: pyttsx3, which on Linux speaks through espeak-ng."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voiceguide.errors import SpeechError
+from voiceguide.speech.base import DEFAULT_RATE_WPM, Clip, VoiceInfo
+
+INSTALL_HINT = "install espeak-ng (sudo apt-get install espeak-ng), or run scripts/run"
+
+
+class SystemEngine:
+    """Speech through pyttsx3. Made lazily: creating one starts no audio."""
+
+    name = "system"
+
+    def __init__(self, voice: str | None = None, rate_wpm: int = DEFAULT_RATE_WPM) -> None:
+        if not 60 <= rate_wpm <= 400:
+            raise SpeechError(f"--rate {rate_wpm} is out of range; use 60 to 400 words per minute")
+        self.rate_wpm = rate_wpm
+        self._requested_voice = voice
+        self._engine: Any = None
+        self._voice_id: str | None = None
+
+    def _driver(self) -> Any:
+        if self._engine is None:
+            try:
+                import pyttsx3
+            except ImportError as err:  # pragma: no cover - a broken install
+                raise SpeechError(f"pyttsx3 is not installed ({err}); run scripts/run") from None
+            try:
+                self._engine = pyttsx3.init("espeak")
+            except Exception as err:
+                raise SpeechError(
+                    f"the system voice cannot start ({err}); {INSTALL_HINT}"
+                ) from None
+            self._voice_id = self._resolve_voice(self._requested_voice)
+            self._engine.setProperty("voice", self._voice_id)
+            self._engine.setProperty("rate", self.rate_wpm)
+        return self._engine
+
+    def _resolve_voice(self, wanted: str | None) -> str:
+        voices = self.voices()
+        if wanted is None:
+            for candidate in ("gmw/en-us", "gmw/en"):
+                if any(v.id == candidate for v in voices):
+                    return candidate
+            return voices[0].id if voices else "en"
+        lowered = wanted.lower()
+        for voice in voices:
+            if lowered in (voice.id.lower(), voice.name.lower()):
+                return voice.id
+        for voice in voices:
+            if lowered in (lang.lower() for lang in voice.languages):
+                return voice.id
+        raise SpeechError(
+            f'unknown voice "{wanted}"; use a voice id such as gmw/en-us, '
+            "or a language such as en-us (espeak-ng --voices lists them)"
+        )
+
+    @property
+    def identity(self) -> str:
+        self._driver()
+        return f"pyttsx3-espeak|{self._voice_id}|{self.rate_wpm}"
+
+    def voices(self) -> list[VoiceInfo]:
+        engine = self._engine
+        if engine is None:
+            # Listing voices needs the driver but not a voice choice.
+            import pyttsx3
+
+            try:
+                engine = pyttsx3.init("espeak")
+            except Exception as err:
+                raise SpeechError(
+                    f"the system voice cannot start ({err}); {INSTALL_HINT}"
+                ) from None
+        return [
+            VoiceInfo(
+                str(v.id),
+                str(v.name),
+                tuple(str(lang) for lang in (v.languages or [])),
+            )
+            for v in engine.getProperty("voices")
+        ]
+
+    def synthesize(self, text: str) -> Clip:
+        engine = self._driver()
+        with tempfile.TemporaryDirectory(prefix="voiceguide-") as folder:
+            path = Path(folder) / "clip.wav"
+            # The espeak driver prints "Audio saved to ..." on stdout; keep it quiet.
+            with contextlib.redirect_stdout(io.StringIO()):
+                engine.save_to_file(text, str(path))
+                engine.runAndWait()
+            try:
+                with wave.open(str(path), "rb") as wav:
+                    rate = wav.getframerate()
+                    frames = wav.readframes(wav.getnframes())
+            except (OSError, EOFError, wave.Error) as err:
+                raise SpeechError(
+                    f"the system voice produced no audio for {text!r} ({err})"
+                ) from None
+        return Clip(np.frombuffer(frames, dtype="<i2").astype(np.int16), rate)

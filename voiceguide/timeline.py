@@ -1,0 +1,360 @@
+"""The script compiler: a routine and a variant become a timed Timeline.
+
+Pure: it needs only the length of each spoken line (``measure``) and of the
+chime, so tests can pass a fake speech engine and get stable results.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from voiceguide.durations import format_clock, format_seconds
+from voiceguide.errors import Diagnostic, UsageError
+from voiceguide.routine import Routine, Variant
+
+# Pacing, in milliseconds. Chosen by ear for a slow, calm session.
+LEAD_IN_MS = 800  # silence before the first word
+SENTENCE_GAP_MS = 400
+PARAGRAPH_GAP_MS = 900
+SECTION_GAP_MS = 1500  # between the intro and the first step
+AFTER_CHIME_MS = 200
+AFTER_ANNOUNCEMENT_MS = 700
+CUE_GAP_MS = 1000  # least silence before a cue
+MIN_HOLD_MS = 1000  # least silence at the end of a step
+TAIL_MS = 3000  # silence after the last word
+MAX_SESSION_MS = 24 * 3600 * 1000
+
+Measure = Callable[[str], int]
+
+
+class Kind(StrEnum):
+    """What a segment of the timeline holds."""
+
+    SPEECH = "speech"
+    CUE = "cue"
+    CHIME = "chime"
+    SILENCE = "silence"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of the session: a spoken line, a cue, a chime, or silence."""
+
+    kind: Kind
+    start_ms: int
+    duration_ms: int
+    step: int  # 0 is the intro, 1..N the steps, N+1 the outro
+    text: str = ""
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.duration_ms
+
+
+@dataclass(frozen=True)
+class StepSpan:
+    """Where one step of the routine sits in the session."""
+
+    index: int
+    id: str
+    title: str
+    start_ms: int
+    duration_ms: int
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.duration_ms
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A compiled session: every segment with its start and length."""
+
+    routine: str
+    title: str
+    variant: Variant
+    total_ms: int
+    steps: tuple[StepSpan, ...]
+    segments: tuple[Segment, ...]
+    warnings: tuple[Diagnostic, ...] = field(default=())
+
+    def spoken_texts(self) -> list[str]:
+        """Return the distinct texts spoken in this session, in order."""
+        texts = [s.text for s in self.segments if s.kind in (Kind.SPEECH, Kind.CUE)]
+        return list(dict.fromkeys(texts))
+
+    def to_json(self) -> dict[str, object]:
+        """Return the timeline as the JSON document `voiceguide show --json` prints."""
+        return {
+            "routine": self.routine,
+            "title": self.title,
+            "variant": self.variant.value,
+            "total_ms": self.total_ms,
+            "steps": [
+                {
+                    "index": s.index,
+                    "id": s.id,
+                    "title": s.title,
+                    "start_ms": s.start_ms,
+                    "duration_ms": s.duration_ms,
+                }
+                for s in self.steps
+            ],
+            "segments": [
+                {
+                    "kind": s.kind.value,
+                    "start_ms": s.start_ms,
+                    "duration_ms": s.duration_ms,
+                    "step": s.step,
+                    "text": s.text,
+                }
+                for s in self.segments
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    gap_before_ms: int
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)")
+
+
+def split_lines(text: str) -> list[_Line]:
+    """Split text into sentences, each with the pause that comes before it."""
+    lines: list[_Line] = []
+    for p_index, paragraph in enumerate(re.split(r"\n\s*\n", text.strip())):
+        flat = " ".join(paragraph.split())
+        if not flat:
+            continue
+        for s_index, sentence in enumerate(_SENTENCE_END.split(flat)):
+            gap = SENTENCE_GAP_MS if s_index else PARAGRAPH_GAP_MS
+            if p_index == 0 and s_index == 0:
+                gap = 0
+            lines.append(_Line(sentence.strip(), gap))
+    return lines
+
+
+def announcement(number: int, count: int, title: str) -> str:
+    """Return the line that opens a step, like 'Step 3 of 8. Kneading.'."""
+    title = title.strip()
+    if title and title[-1] not in ".!?":
+        title += "."
+    return f"Step {number} of {count}. {title}"
+
+
+def _title_line(routine: Routine) -> str:
+    title = routine.title.strip()
+    return title if title.endswith((".", "!", "?")) else title + "."
+
+
+def spoken_texts(routine: Routine, variant: Variant) -> list[str]:
+    """Return every text the session will speak, without timing it.
+
+    Lets the speech stage synthesize (and cache) everything up front.
+    """
+    steps = routine.steps_of(variant)
+    texts = [_title_line(routine)]
+    texts += [line.text for line in split_lines(routine.safety)]
+    texts += [line.text for line in split_lines(routine.intro)]
+    for number, step in enumerate(steps, start=1):
+        texts.append(announcement(number, len(steps), step.title))
+        texts += [line.text for line in split_lines(step.text)]
+        texts += [cue.say for cue in step.cues]
+    texts += [line.text for line in split_lines(routine.outro)]
+    return list(dict.fromkeys(texts))
+
+
+class _Builder:
+    """Appends segments end to end, filling every gap with silence."""
+
+    def __init__(self, start_ms: int, step: int) -> None:
+        self.cursor = start_ms
+        self.step = step
+        self.segments: list[Segment] = []
+
+    def silence_until(self, end_ms: int) -> None:
+        if end_ms > self.cursor:
+            self.segments.append(
+                Segment(Kind.SILENCE, self.cursor, end_ms - self.cursor, self.step)
+            )
+            self.cursor = end_ms
+
+    def add(self, kind: Kind, duration_ms: int, text: str = "", at_ms: int | None = None) -> None:
+        if at_ms is not None:
+            self.silence_until(at_ms)
+        self.segments.append(Segment(kind, self.cursor, duration_ms, self.step, text))
+        self.cursor += duration_ms
+
+    def speak(self, lines: list[_Line], measure: Measure, first_gap_ms: int = 0) -> None:
+        for index, line in enumerate(lines):
+            gap = first_gap_ms if index == 0 else line.gap_before_ms
+            self.add(Kind.SPEECH, measure(line.text), line.text, self.cursor + gap)
+
+
+@dataclass(frozen=True)
+class _StepPlan:
+    segments: tuple[Segment, ...]
+    duration_ms: int
+
+
+class _Compiler:
+    """Lays out the sections of one routine variant."""
+
+    def __init__(self, routine: Routine, variant: Variant, measure: Measure, chime_ms: int) -> None:
+        self.routine = routine
+        self.variant = variant
+        self.measure = measure
+        self.chime_ms = chime_ms
+        self.steps = routine.steps_of(variant)
+
+    def intro(self) -> _Builder:
+        intro = _Builder(0, 0)
+        intro.silence_until(LEAD_IN_MS)
+        intro.speak([_Line(_title_line(self.routine), 0)], self.measure)
+        intro.speak(split_lines(self.routine.safety), self.measure, PARAGRAPH_GAP_MS)
+        intro.speak(split_lines(self.routine.intro), self.measure, PARAGRAPH_GAP_MS)
+        intro.silence_until(intro.cursor + SECTION_GAP_MS)
+        return intro
+
+    def outro(self, start_ms: int) -> _Builder:
+        outro = _Builder(start_ms, len(self.steps) + 1)
+        outro.add(Kind.CHIME, self.chime_ms, "chime")
+        outro.speak(split_lines(self.routine.outro), self.measure, AFTER_CHIME_MS)
+        outro.silence_until(outro.cursor + TAIL_MS)
+        return outro
+
+    def _layout(self, number: int, start_ms: int, duration_ms: int) -> _StepPlan:
+        """Lay out step `number` asked to last duration_ms; it may come out longer."""
+        step = self.steps[number - 1]
+        build = _Builder(start_ms, number)
+        build.add(Kind.CHIME, self.chime_ms, "chime")
+        first = [_Line(announcement(number, len(self.steps), step.title), 0)]
+        build.speak(first, self.measure, AFTER_CHIME_MS)
+        build.speak(split_lines(step.text), self.measure, AFTER_ANNOUNCEMENT_MS)
+        for cue in sorted(step.cues, key=lambda c: c.offset_in(duration_ms)):
+            at = max(start_ms + cue.offset_in(duration_ms), build.cursor + CUE_GAP_MS)
+            build.add(Kind.CUE, self.measure(cue.say), cue.say, at)
+        end = max(start_ms + duration_ms, build.cursor + MIN_HOLD_MS)
+        build.silence_until(end)
+        return _StepPlan(tuple(build.segments), end - start_ms)
+
+    def step(self, number: int, start_ms: int, duration_ms: int) -> _StepPlan:
+        """Lay out a step, stretching it until its narration and cues fit."""
+        plan = self._layout(number, start_ms, duration_ms)
+        for _ in range(20):
+            if plan.duration_ms == duration_ms:
+                break
+            # A cue placed relative to the step's length moves when the step grows.
+            duration_ms = plan.duration_ms
+            plan = self._layout(number, start_ms, duration_ms)
+        return plan
+
+    def lengths(self, durations: list[int]) -> list[int]:
+        """Return the length each step comes out at when asked for durations."""
+        return [self.step(n, 0, d).duration_ms for n, d in enumerate(durations, start=1)]
+
+    def scale(self, fixed_ms: int, minutes: float) -> list[int]:
+        """Return step durations, holds scaled alike, that make the session last `minutes`."""
+        target = round(minutes * 60_000)
+        count = len(self.steps)
+        if minutes <= 0 or target > MAX_SESSION_MS:
+            raise UsageError(f"--minutes {minutes:g} is out of range; give a number from 1 to 1440")
+        least = self.lengths([0] * count)
+        shortest = fixed_ms + sum(least)
+        if target < shortest:
+            need = math.ceil(shortest / 60_000 * 10) / 10
+            raise UsageError(
+                f'"{self.routine.title}" ({self.variant}) cannot fit in {minutes:g} minutes: '
+                f"its narration alone takes {format_clock(shortest)}; "
+                f"ask for --minutes {need:g} or more"
+            )
+        planned = [step.duration_ms(self.variant) for step in self.steps]
+        holds = [max(p - m, 0) for p, m in zip(planned, least, strict=True)]
+        if not any(holds):
+            holds = [1000] * count
+
+        def durations_at(k: float) -> list[int]:
+            return [m + round(k * h) for m, h in zip(least, holds, strict=True)]
+
+        def total_at(k: float) -> int:
+            return fixed_ms + sum(self.lengths(durations_at(k)))
+
+        low, high = 0.0, 1.0
+        while total_at(high) < target:
+            high *= 2
+        for _ in range(40):
+            middle = (low + high) / 2
+            if total_at(middle) <= target:
+                low = middle
+            else:
+                high = middle
+        durations = durations_at(low)
+        # The remainder (a few ms of rounding) goes to the last step's hold.
+        durations[-1] += target - total_at(low)
+        return durations
+
+
+def compile_timeline(
+    routine: Routine,
+    variant: Variant,
+    measure: Measure,
+    *,
+    chime_ms: int,
+    minutes: float | None = None,
+) -> Timeline:
+    """Compile a routine into a Timeline.
+
+    measure(text) gives the length in ms of the spoken clip for text.
+    minutes, when given, scales the holds so the session lasts that long.
+    """
+    compiler = _Compiler(routine, variant, measure, chime_ms)
+    intro = compiler.intro()
+    if minutes is None:
+        durations = [step.duration_ms(variant) for step in compiler.steps]
+    else:
+        durations = compiler.scale(intro.cursor + compiler.outro(0).cursor, minutes)
+
+    warnings: list[Diagnostic] = []
+    segments = list(intro.segments)
+    spans: list[StepSpan] = []
+    cursor = intro.cursor
+    for number, (step, duration) in enumerate(zip(compiler.steps, durations, strict=True), 1):
+        plan = compiler.step(number, cursor, duration)
+        if plan.duration_ms > duration and minutes is None:
+            warnings.append(
+                Diagnostic(
+                    routine.source,
+                    step.duration_line,
+                    f'step "{step.id}" ({variant}) needs {format_seconds(plan.duration_ms)} '
+                    f"for its narration and cues, more than its duration of "
+                    f"{format_seconds(duration)}; it is stretched to fit "
+                    "(lengthen the duration or shorten the text)",
+                )
+            )
+        segments += plan.segments
+        spans.append(StepSpan(number, step.id, step.title, cursor, plan.duration_ms))
+        cursor += plan.duration_ms
+
+    outro = compiler.outro(cursor)
+    segments += outro.segments
+    return Timeline(
+        routine=routine.name,
+        title=routine.title,
+        variant=variant,
+        total_ms=outro.cursor,
+        steps=tuple(spans),
+        segments=tuple(segments),
+        warnings=tuple(warnings),
+    )
+
+
+def iter_step_segments(timeline: Timeline, index: int) -> Iterator[Segment]:
+    """Yield the segments of one step (0 is the intro, N+1 the outro)."""
+    return (s for s in timeline.segments if s.step == index)
