@@ -122,10 +122,10 @@ class _Checker:
     def unknown_keys(self, table: Mapping[str, Any], known: set[str], path: PathKey) -> None:
         for key in table:
             if key not in known:
-                where = ".".join(str(p) for p in path) or "the top level"
                 allowed = ", ".join(sorted(known))
                 self.fail(
-                    (*path, key), f'unknown key "{key}" in {where}; expected one of: {allowed}'
+                    (*path, key),
+                    f'unknown key "{key}" {_where(path)}; expected one of: {allowed}',
                 )
 
     def text(self, table: Mapping[str, Any], key: str, path: PathKey, *, required: bool) -> str:
@@ -154,6 +154,21 @@ class _Checker:
             self.fail(path, f'duration "{value}" must be longer than zero')
             return None
         return ms
+
+
+def _where(path: PathKey) -> str:
+    """Describe a place in a routine file in words, like 'in cue 2 of step 1'."""
+    match path:
+        case ():
+            return "at the top level"
+        case ("steps", int(step)):
+            return f"in step {step + 1}"
+        case ("steps", int(step), "duration"):
+            return f"in the duration of step {step + 1}"
+        case ("steps", int(step), "cues", int(cue)):
+            return f"in cue {cue + 1} of step {step + 1}"
+        case _:
+            return "in [" + ".".join(str(p) for p in path) + "]"
 
 
 def _kind(value: object) -> str:
@@ -194,7 +209,7 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
         check.fail(
             ("category",), f'unknown category "{category}"; use one of: {", ".join(CATEGORIES)}'
         )
-    if category == "massage" and not safety and "safety" not in data:
+    if category == "massage" and not safety:
         check.fail(("category",), 'a massage routine needs "safety" notes, which are always spoken')
 
     steps = _check_steps(check, data.get("steps"))

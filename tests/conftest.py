@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import FakeEngine
+from voiceguide.env import Environment
+from voiceguide.speech import SpeechEngine
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test out of the user's real cache and config folders."""
+    home = tmp_path_factory.mktemp("home")
+    for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+
+
+@pytest.fixture
+def fake_env(tmp_path: Path) -> Environment:
+    """An environment whose speech engine is the deterministic fake."""
+
+    def make(voice: str | None, rate: int) -> SpeechEngine:
+        return FakeEngine(voice, rate)
+
+    return Environment(make_engine=make, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def runner() -> Iterator[CliRunner]:
+    yield CliRunner()

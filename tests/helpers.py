@@ -1,0 +1,76 @@
+"""Test helpers: a fake speech engine, audio decoding and level measurement."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from voiceguide.speech import Clip, VoiceInfo
+
+FAKE_RATE = 22_050
+
+
+class FakeEngine:
+    """Speaks a steady tone whose length depends only on the words and the rate."""
+
+    def __init__(self, voice: str | None = None, rate_wpm: int = 150) -> None:
+        self.voice = voice or "fake"
+        self.rate_wpm = rate_wpm
+        self.calls: list[str] = []
+
+    @property
+    def identity(self) -> str:
+        return f"fake|{self.voice}|{self.rate_wpm}"
+
+    def length_ms(self, text: str) -> int:
+        return 300 + round(60_000 * len(text.split()) / self.rate_wpm)
+
+    def synthesize(self, text: str) -> Clip:
+        self.calls.append(text)
+        n = FAKE_RATE * self.length_ms(text) // 1000
+        t = np.arange(n) / FAKE_RATE
+        # Start at full amplitude so trimming leaves the length unchanged.
+        tone = 0.25 * np.cos(2 * math.pi * 441 * t)
+        return Clip(np.round(tone * 32767).astype(np.int16), FAKE_RATE)
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo("fake", "Fake", ("en",))]
+
+
+def fake_measure(text: str) -> int:
+    """Return the fake engine's clip length for text at the default rate."""
+    return FakeEngine().length_ms(text)
+
+
+def ffprobe_duration_ms(path: Path) -> float:
+    """Return the duration ffprobe reports for a file, in milliseconds."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return float(json.loads(out)["format"]["duration"]) * 1000
+
+
+def decode(path: Path, rate: int = 44_100) -> npt.NDArray[np.float64]:
+    """Decode any audio file to mono float samples with ffmpeg."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
+
+
+def rms_dbfs(samples: npt.NDArray[np.float64]) -> float:
+    """Return the RMS level of samples in dBFS (-inf for digital silence)."""
+    if samples.size == 0:
+        return -math.inf
+    rms = math.sqrt(float(np.mean(samples**2)))
+    return 20 * math.log10(rms) if rms > 0 else -math.inf
