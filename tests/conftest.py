@@ -8,13 +8,15 @@ from typer.testing import CliRunner
 
 from tests.helpers import FakeEngine
 from voiceguide.env import Environment
-from voiceguide.speech import SpeechEngine
+from voiceguide.speech.base import SpeechEngine
 
 DATA = Path(__file__).parent / "data"
 
 
 @pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_dirs(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keep every test out of the user's real cache and config folders."""
     home = tmp_path_factory.mktemp("home")
     for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.speech import Clip, VoiceInfo
+from voiceguide.speech.base import Clip, VoiceInfo
 
 FAKE_RATE = 22_050
 
@@ -61,7 +61,20 @@ def ffprobe_duration_ms(path: Path) -> float:
 def decode(path: Path, rate: int = 44_100) -> npt.NDArray[np.float64]:
     """Decode any audio file to mono float samples with ffmpeg."""
     raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-",
+        ],
         capture_output=True,
         check=True,
     ).stdout

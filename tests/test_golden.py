@@ -17,7 +17,7 @@ from voiceguide.cli import app
 from voiceguide.env import Environment
 
 GOLDEN = DATA / "golden"
-CASES = sorted(p.stem for p in GOLDEN.glob("*.toml")) + ["lower-back"]
+CASES = [*sorted(p.stem for p in GOLDEN.glob("*.toml")), "lower-back"]
 UPDATE = os.environ.get("VOICEGUIDE_UPDATE_GOLDEN") == "1"
 
 

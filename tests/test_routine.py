@@ -118,7 +118,7 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_routine_error_sorts_problems_by_line() -> None:
     with pytest.raises(RoutineError) as caught:
-        parse_routine('title = 1\n[variants]\nshort = 3\n', source="x.toml", name="x")
+        parse_routine("title = 1\n[variants]\nshort = 3\n", source="x.toml", name="x")
     lines = [p.line or 0 for p in caught.value.problems]
     assert lines == sorted(lines)
     assert len(lines) >= 3

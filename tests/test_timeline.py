@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_segments_tile_the_session_without_gaps_or_overlaps(minutes: float | Non
 
 def test_steps_are_contiguous_and_hold_their_segments() -> None:
     for timeline in compiled():
-        for before, after in zip(timeline.steps, timeline.steps[1:], strict=False):
+        for before, after in pairwise(timeline.steps):
             assert before.end_ms == after.start_ms
         for span in timeline.steps:
             inside = [s for s in timeline.segments if s.step == span.index]
@@ -79,7 +80,7 @@ def test_cues_never_overlap_narration_or_each_other() -> None:
             sounding = [
                 s for s in timeline.segments if s.step == span.index and s.kind is not Kind.SILENCE
             ]
-            for before, after in zip(sounding, sounding[1:], strict=False):
+            for before, after in pairwise(sounding):
                 assert after.start_ms >= before.end_ms
                 if after.kind is Kind.CUE:
                     assert after.start_ms - before.end_ms >= CUE_GAP_MS
@@ -94,7 +95,10 @@ def test_cues_sit_at_their_planned_offsets_when_free() -> None:
     cues = {s.text: s.start_ms - reach.start_ms for s in timeline.segments if s.kind is Kind.CUE}
     assert cues["Switch sides."] == 45_000
     assert cues["Ten more seconds."] == 80_000
-    assert cues["Now let the knees fall to the right."] == 30_000 + timeline.steps[1].start_ms - reach.start_ms
+    assert (
+        cues["Now let the knees fall to the right."]
+        == 30_000 + timeline.steps[1].start_ms - reach.start_ms
+    )
 
 
 def test_a_step_longer_than_its_duration_is_stretched_with_a_warning() -> None:
@@ -127,12 +131,16 @@ def test_minutes_scales_holds_not_narration() -> None:
     routine = load_builtin("lower-back")
     normal = compile_timeline(routine, Variant.FULL, fake_measure, chime_ms=CHIME_MS)
     longer = compile_timeline(routine, Variant.FULL, fake_measure, chime_ms=CHIME_MS, minutes=30)
-    spoken = [(s.kind, s.duration_ms, s.text) for s in normal.segments if s.kind is not Kind.SILENCE]
+    spoken = [
+        (s.kind, s.duration_ms, s.text) for s in normal.segments if s.kind is not Kind.SILENCE
+    ]
     assert spoken == [
         (s.kind, s.duration_ms, s.text) for s in longer.segments if s.kind is not Kind.SILENCE
     ]
     # Every step grows by about the same factor.
-    ratios = [b.duration_ms / a.duration_ms for a, b in zip(normal.steps, longer.steps, strict=True)]
+    ratios = [
+        b.duration_ms / a.duration_ms for a, b in zip(normal.steps, longer.steps, strict=True)
+    ]
     assert min(ratios) > 1.5
 
 

@@ -64,9 +64,8 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = kwargs.get("ctx")
-        debug = isinstance(ctx, typer.Context) and bool(
-            ctx.find_root().meta.get("voiceguide.debug")
-        )
+        find_root = getattr(ctx, "find_root", None)
+        debug = find_root is not None and bool(find_root().meta.get("voiceguide.debug"))
         try:
             return command(*args, **kwargs)
         except VoiceguideError as err:

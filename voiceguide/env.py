@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voiceguide.speech import ClipCache, SpeechEngine, SpeechLibrary
+if TYPE_CHECKING:
+    from voiceguide.speech.base import SpeechEngine, SpeechLibrary
 
-EngineFactory = Callable[[str | None, int], SpeechEngine]
+EngineFactory = Callable[[str | None, int], "SpeechEngine"]
 
 
 def _system_engine(voice: str | None, rate_wpm: int) -> SpeechEngine:
@@ -33,5 +35,8 @@ class Environment:
 
     def speech(self, voice: str | None, rate_wpm: int) -> SpeechLibrary:
         """Return a speech library for a voice and rate, backed by the clip cache."""
+        from voiceguide.speech.base import SpeechLibrary
+        from voiceguide.speech.cache import ClipCache
+
         folder = self.cache_dir if self.cache_dir is not None else default_cache_dir()
         return SpeechLibrary(self.make_engine(voice, rate_wpm), ClipCache(folder))

@@ -111,6 +111,9 @@ def export(
                 process.kill()
                 process.wait()
                 raise
+            finally:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
             if code != 0:
                 errors.seek(0)
                 detail = errors.read().decode(errors="replace").strip().splitlines()

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voiceguide.audio import CHANNELS, SAMPLE_RATE, Block, ms_to_frames
-from voiceguide.speech import Clip
+from voiceguide.speech.base import Clip
 from voiceguide.timeline import Kind, Timeline
 
 BLOCK_MS = 2000

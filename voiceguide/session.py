@@ -9,7 +9,7 @@ from voiceguide.assets import asset_path
 from voiceguide.audio import Block, read_wav_mono
 from voiceguide.render import render
 from voiceguide.routine import Routine, Variant
-from voiceguide.speech import Clip, SpeechLibrary
+from voiceguide.speech.base import Clip, SpeechLibrary
 from voiceguide.timeline import Timeline, compile_timeline, spoken_texts
 
 

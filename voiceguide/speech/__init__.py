@@ -1,19 +1,6 @@
-"""Speech: the engine interface, clips, and the on-disk clip cache."""
+"""Speech: the engine interface (base), the clip cache (cache), the system voice (system).
 
-from voiceguide.speech.base import (
-    DEFAULT_RATE_WPM,
-    Clip,
-    SpeechEngine,
-    SpeechLibrary,
-    VoiceInfo,
-)
-from voiceguide.speech.cache import ClipCache
+Kept free of heavy imports so the CLI starts instantly.
+"""
 
-__all__ = [
-    "DEFAULT_RATE_WPM",
-    "Clip",
-    "ClipCache",
-    "SpeechEngine",
-    "SpeechLibrary",
-    "VoiceInfo",
-]
+DEFAULT_RATE_WPM = 150  # calm, unhurried speech

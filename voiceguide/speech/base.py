@@ -13,7 +13,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from voiceguide.speech.cache import ClipCache
 
-DEFAULT_RATE_WPM = 150  # calm, unhurried speech
+
 # Leading and trailing engine silence below this level is trimmed, so the
 # timeline's pauses, not the engine's, set the pace.
 TRIM_THRESHOLD = 0.004  # about -48 dBFS

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import SpeechError
-from voiceguide.speech.base import DEFAULT_RATE_WPM, Clip, VoiceInfo
+from voiceguide.speech import DEFAULT_RATE_WPM
+from voiceguide.speech.base import Clip, VoiceInfo
 
 INSTALL_HINT = "install espeak-ng (sudo apt-get install espeak-ng), or run scripts/run"
 
