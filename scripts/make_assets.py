@@ -3,8 +3,11 @@
 
     python scripts/make_assets.py [OUTPUT_DIR]
 
-Writes assets/chime.wav: a soft, bell-like tone that opens each step. The
-output is deterministic, so running this again gives identical bytes.
+Writes into assets/:
+- chime.wav: a soft, bell-like tone that opens each step;
+- pause.wav and resume.wav: two short, quiet notes, falling and rising, that
+  confirm a pause and a resume.
+The output is deterministic, so running this again gives identical bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,18 @@ def chime(length_s: float = 1.5, peak_dbfs: float = -14.0) -> np.ndarray:
     return tone
 
 
+def two_notes(first_hz: float, second_hz: float, peak_dbfs: float = -24.0) -> np.ndarray:
+    """Return two short soft notes, each with a smooth rise and fall (no clicks)."""
+    note_s = 0.09
+    n = round(note_s * RATE)
+    t = np.arange(n) / RATE
+    window = np.sin(np.pi * t / note_s) ** 2
+    notes = [np.sin(2 * np.pi * hz * t) * window for hz in (first_hz, second_hz)]
+    gap = np.zeros(round(0.02 * RATE))
+    tone = np.concatenate([notes[0], gap, notes[1]])
+    return tone * 10 ** (peak_dbfs / 20) / np.max(np.abs(tone))
+
+
 def write_wav(path: Path, samples: np.ndarray) -> None:
     """Write mono float samples as 16-bit PCM WAV."""
     pcm = np.round(np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
@@ -48,8 +63,14 @@ def write_wav(path: Path, samples: np.ndarray) -> None:
 
 def main(argv: list[str]) -> int:
     out = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "assets"
-    write_wav(out / "chime.wav", chime())
-    print(f"wrote {out / 'chime.wav'}")
+    assets = {
+        "chime.wav": chime(),
+        "pause.wav": two_notes(660.0, 495.0),
+        "resume.wav": two_notes(495.0, 660.0),
+    }
+    for name, samples in assets.items():
+        write_wav(out / name, samples)
+        print(f"wrote {out / name}")
     return 0
 
 

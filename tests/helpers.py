@@ -87,3 +87,49 @@ def rms_dbfs(samples: npt.NDArray[np.float64]) -> float:
         return -math.inf
     rms = math.sqrt(float(np.mean(samples**2)))
     return 20 * math.log10(rms) if rms > 0 else -math.inf
+
+
+class FakeOutput:
+    """A sound output that records what would have been heard.
+
+    It holds back the last `latency_frames` written frames as "queued"; a
+    discard drops them, as a real device drops its buffer.
+    """
+
+    def __init__(self, latency_frames: int = 2048) -> None:
+        self.latency_frames = latency_frames
+        self.heard: list[npt.NDArray[np.int16]] = []
+        self.written_frames = 0
+        self._unheard = 0
+        self.discards = 0
+        self.closed = False
+
+    def write(self, frames: npt.NDArray[np.int16]) -> None:
+        self.heard.append(frames.copy())
+        self.written_frames += len(frames)
+        self._unheard = min(self._unheard + len(frames), self.latency_frames)
+
+    def queued_frames(self) -> int:
+        return self._unheard
+
+    def discard(self) -> None:
+        drop = self._unheard
+        while drop:
+            last = self.heard[-1]
+            if len(last) <= drop:
+                drop -= len(last)
+                self.heard.pop()
+            else:
+                self.heard[-1] = last[: len(last) - drop]
+                drop = 0
+        self._unheard = 0
+        self.discards += 1
+
+    def finish(self) -> None:
+        self._unheard = 0
+
+    def close(self) -> None:
+        self.closed = True
+
+    def audio(self) -> npt.NDArray[np.int16]:
+        return np.concatenate(self.heard) if self.heard else np.zeros((0, 2), np.int16)

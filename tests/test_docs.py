@@ -29,4 +29,5 @@ def test_make_assets_reproduces_the_committed_chime(tmp_path: Path) -> None:
         check=True,
         capture_output=True,
     )
-    assert (tmp_path / "chime.wav").read_bytes() == (ROOT / "assets" / "chime.wav").read_bytes()
+    for name in ("chime.wav", "pause.wav", "resume.wav"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "assets" / name).read_bytes(), name

@@ -64,3 +64,16 @@ def test_channels_carry_the_same_mono_mix() -> None:
     _, blocks = _session()
     audio = np.concatenate(blocks)
     assert np.array_equal(audio[:, 0], audio[:, 1])
+
+
+def test_rendering_from_any_frame_gives_the_same_samples() -> None:
+    timeline, blocks = _session()
+    whole = np.concatenate(blocks)
+    routine = load_routine_file(DATA / "golden" / "cues.toml")
+    chime = load_chime()
+    for start in (1, 35_280, 123_457, len(whole) - 10):
+        tail = np.concatenate(
+            list(render(timeline, FakeEngine().synthesize, chime, start_frame=start))  # type: ignore[arg-type]
+        )
+        assert np.array_equal(tail, whole[start:]), start
+    assert routine.title

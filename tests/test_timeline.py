@@ -207,3 +207,65 @@ duration = "20s"
     routine = parse_routine(text, source="o.toml", name="o")
     short = compile_timeline(routine, Variant.SHORT, fake_measure, chime_ms=CHIME_MS)
     assert [s.id for s in short.steps] == ["b", "a"]
+
+
+def test_lead_in_speaks_an_invitation_then_waits() -> None:
+    routine = load_builtin("lower-back")
+    plain = compile_timeline(routine, Variant.SHORT, fake_measure, chime_ms=CHIME_MS)
+    led = compile_timeline(
+        routine, Variant.SHORT, fake_measure, chime_ms=CHIME_MS, lead_in_ms=10_000
+    )
+    first = next(s for s in led.segments if s.kind is Kind.SPEECH)
+    assert first.text == "Get comfortable. We will begin in ten seconds."
+    title = next(s for s in led.segments if s.text == "Lower-back self-massage.")
+    plain_title = next(s for s in plain.segments if s.text == "Lower-back self-massage.")
+    assert title.start_ms - plain_title.start_ms == 10_000
+    assert led.total_ms - plain.total_ms == 10_000
+
+
+def test_lead_in_with_minutes_keeps_the_session_proper_at_that_length() -> None:
+    routine = load_builtin("lower-back")
+    led = compile_timeline(
+        routine, Variant.SHORT, fake_measure, chime_ms=CHIME_MS, lead_in_ms=15_000, minutes=8
+    )
+    assert abs(led.total_ms - (8 * 60_000 + 15_000)) <= 1000
+
+
+def test_skip_intro_keeps_the_safety_notes() -> None:
+    routine = load_builtin("lower-back")
+    skipped = compile_timeline(
+        routine, Variant.SHORT, fake_measure, chime_ms=CHIME_MS, skip_intro=True
+    )
+    said = [s.text for s in skipped.segments if s.step == 0 and s.kind is Kind.SPEECH]
+    safety = [line.text for line in split_lines(routine.safety)]
+    intro = [line.text for line in split_lines(routine.intro)]
+    assert said == ["Lower-back self-massage.", *safety]
+    assert not set(intro) & set(said)
+
+
+def test_start_step_resumes_with_original_numbers_and_lengths() -> None:
+    routine = load_builtin("lower-back")
+    whole = compile_timeline(routine, Variant.FULL, fake_measure, chime_ms=CHIME_MS)
+    resumed = compile_timeline(routine, Variant.FULL, fake_measure, chime_ms=CHIME_MS, start_step=4)
+    assert [s.index for s in resumed.steps] == [4, 5, 6, 7, 8]
+    assert [s.duration_ms for s in resumed.steps] == [s.duration_ms for s in whole.steps[3:]]
+    announcement_4 = next(s for s in resumed.segments if s.text.startswith("Step 4 of 8."))
+    assert announcement_4.start_ms > resumed.steps[0].start_ms
+    said = {s.text for s in resumed.segments if s.step == 0}
+    assert {line.text for line in split_lines(routine.safety)} <= said
+
+
+def test_number_words() -> None:
+    from voiceguide.timeline import lead_in_text, number_words
+
+    assert [number_words(n) for n in (0, 7, 15, 20, 42, 99, 100)] == [
+        "zero",
+        "seven",
+        "fifteen",
+        "twenty",
+        "forty-two",
+        "ninety-nine",
+        "100",
+    ]
+    assert lead_in_text(1000) == "Get comfortable. We will begin in one second."
+    assert lead_in_text(120_000) == "Get comfortable. We will begin in two minutes."

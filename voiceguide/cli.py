@@ -6,11 +6,12 @@ Only this module prints. Heavy libraries are imported inside commands so that
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -24,6 +25,8 @@ from voiceguide.routine import Variant, builtin_names, find_routine, load_builti
 from voiceguide.speech import DEFAULT_RATE_WPM
 
 if TYPE_CHECKING:
+    from voiceguide.player import Status
+    from voiceguide.routine import Routine
     from voiceguide.session import Session
 
 app = typer.Typer(
@@ -251,6 +254,182 @@ def export(
     else:
         export_file(session.blocks(), target, metadata=metadata)
     typer.echo(f"wrote {target} ({format_clock(timeline.total_ms)})")
+
+
+def _routine_key(routine: Routine) -> str:
+    if routine.source.startswith("<built-in"):
+        return routine.name
+    return str(Path(routine.source).resolve())
+
+
+def _status_line(status: Status) -> str:
+    """Return the one-line status, like 'step 3/8 · Kneading · 1:20 left in step · 9:45 left'."""
+    if status.step is not None:
+        where = f"step {status.step.index}/{status.step_count} · {status.step.title}"
+        section = "step"
+    else:
+        where = section = "introduction" if status.section == 0 else "closing"
+    parts = [
+        where,
+        f"{format_clock(status.left_in_section_ms)} left in {section}",
+        f"{format_clock(status.left_ms)} left",
+    ]
+    if status.paused:
+        parts.insert(0, "paused (space resumes)")
+    return " · ".join(parts)
+
+
+class _StatusPrinter:
+    """Keeps one status line on stderr up to date, in place."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        self.width = max(shutil.get_terminal_size().columns - 1, 20)
+        self.shown = False
+
+    def __call__(self, status: Status) -> None:
+        line = _status_line(status)[: self.width]
+        sys.stderr.write(f"\r\x1b[2K{line}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def _parse_lead_in(text: str | None) -> int:
+    from voiceguide.durations import parse_duration
+    from voiceguide.errors import UsageError
+
+    if not text:
+        return 0
+    try:
+        return parse_duration(f"{text}s" if text.strip().isdigit() else text)
+    except ValueError as err:
+        raise UsageError(f"--lead-in {err}") from None
+
+
+@app.command()
+@guarded
+def play(
+    ctx: typer.Context,
+    routine: RoutineArg,
+    short: Short = False,
+    minutes: Minutes = None,
+    lead_in: Annotated[
+        str | None,
+        typer.Option("--lead-in", help="Time to lie down before it begins, e.g. 10s."),
+    ] = None,
+    skip_intro: Annotated[
+        bool,
+        typer.Option("--skip-intro", help="Leave out the introduction (not the safety notes)."),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the step where you last quit.")
+    ] = False,
+    voice: Voice = None,
+    rate: Rate = DEFAULT_RATE_WPM,
+    backend: Annotated[
+        str,
+        typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
+    ] = "alsa",
+    device: Annotated[
+        str, typer.Option("--device", help="ALSA device name for --backend alsa.")
+    ] = "default",
+) -> None:
+    """Play a session hands-free: space pauses, n/→ next step, b/← back, q quits."""
+    from voiceguide.player import Interrupted, Player, Tones, tone_block
+    from voiceguide.render import prepare
+    from voiceguide.session import build_session, load_asset
+
+    env = _env(ctx)
+    loaded = find_routine(routine)
+    variant = Variant.SHORT if short else Variant.FULL
+    store = env.resume_store()
+    key = store.key(_routine_key(loaded), variant.value)
+    start_step = 1
+    count = len(loaded.steps_of(variant))
+    if resume:
+        saved = store.get(key)
+        if saved is None or not 1 <= saved <= count:
+            _stderr(f"no saved position for {loaded.name} ({variant}); starting from the beginning")
+        else:
+            start_step = saved
+    session = build_session(
+        loaded,
+        variant,
+        env.speech(voice, rate),
+        minutes=minutes,
+        lead_in_ms=_parse_lead_in(lead_in),
+        skip_intro=skip_intro,
+        start_step=start_step,
+    )
+    timeline = session.timeline
+    _warn(timeline.warnings)
+    tones = Tones(
+        tone_block(prepare(load_asset("pause.wav"))), tone_block(prepare(load_asset("resume.wav")))
+    )
+    output = env.open_output(backend, device)
+    printer = _StatusPrinter() if sys.stderr.isatty() else None
+    controls = None
+    if sys.stdin.isatty():
+        from voiceguide.terminal import TerminalControls
+
+        controls = TerminalControls(sys.stdin)
+    player = Player(
+        timeline,
+        session.blocks,
+        output,
+        controls=controls,
+        on_status=printer,
+        tones=tones,
+    )
+
+    def remember(section: int) -> int | None:
+        # Sections count the steps played; map back to the routine's step numbers.
+        if 1 <= section <= len(timeline.steps):
+            step = timeline.steps[section - 1].index
+        elif section == 0:
+            step = start_step
+        else:
+            step = None  # in the closing: nothing left to resume
+        store.set(key, step)
+        return step
+
+    if controls is not None and printer is not None:
+        _stderr("space: pause/resume · n/→: next step · b/←: back · q: quit")
+    try:
+        with controls if controls is not None else _nothing():
+            outcome = player.play()
+    except Interrupted as stop:
+        remember(stop.outcome.section)
+        if printer is not None:
+            printer.clear()
+        raise KeyboardInterrupt from None
+    finally:
+        output.close()
+    if printer is not None:
+        printer.clear()
+    if outcome.finished:
+        store.set(key, None)
+        typer.echo(
+            f"finished {timeline.title} ({timeline.variant}, {format_clock(timeline.total_ms)})"
+        )
+        return
+    step = remember(outcome.section)
+    where = f"step {step} of {count}" if step is not None else "the closing"
+    flag = " --short" if variant is Variant.SHORT else ""
+    typer.echo(
+        f"stopped at {where}; `voiceguide play {routine}{flag} --resume` continues from there"
+    )
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def main() -> None:

@@ -65,11 +65,21 @@ def render(
     chime: Clip,
     *,
     block_ms: int = BLOCK_MS,
+    start_frame: int = 0,
 ) -> Iterator[Block]:
-    """Yield the session as 16-bit stereo blocks of at most block_ms each."""
+    """Yield the session from start_frame on, as 16-bit stereo blocks of at most block_ms.
+
+    Mixing is by absolute position, so the samples do not depend on where
+    rendering starts or on the block size.
+    """
     chime_audio = prepare(chime)
     sounding = sorted(
-        (s for s in timeline.segments if s.kind is not Kind.SILENCE),
+        (
+            s
+            for s in timeline.segments
+            # A clip is never longer than its segment (clip lengths round up to whole ms).
+            if s.kind is not Kind.SILENCE and ms_to_frames(s.end_ms) + 1 > start_frame
+        ),
         key=lambda s: s.start_ms,
     )
     prepared: dict[str, FloatArray] = {}
@@ -79,7 +89,7 @@ def render(
     end = total_frames(timeline)
     block = max(ms_to_frames(block_ms), 1)
 
-    for b_start in range(0, end, block):
+    for b_start in range(max(start_frame, 0), end, block):
         b_end = min(b_start + block, end)
         while upcoming is not None and ms_to_frames(upcoming.start_ms) < b_end:
             if upcoming.kind is Kind.CHIME:

@@ -13,10 +13,15 @@ from voiceguide.speech.base import Clip, SpeechLibrary
 from voiceguide.timeline import Timeline, compile_timeline, spoken_texts
 
 
+def load_asset(name: str) -> Clip:
+    """Return a generated sound from assets/."""
+    samples, rate = read_wav_mono(asset_path(name))
+    return Clip(samples, rate)
+
+
 def load_chime() -> Clip:
     """Return the chime that opens each step."""
-    samples, rate = read_wav_mono(asset_path("chime.wav"))
-    return Clip(samples, rate)
+    return load_asset("chime.wav")
 
 
 @dataclass(frozen=True)
@@ -27,9 +32,9 @@ class Session:
     speech: SpeechLibrary
     chime: Clip
 
-    def blocks(self) -> Iterator[Block]:
-        """Yield the rendered session, block by block."""
-        return render(self.timeline, self.speech.clip, self.chime)
+    def blocks(self, start_frame: int = 0) -> Iterator[Block]:
+        """Yield the rendered session from start_frame on, block by block."""
+        return render(self.timeline, self.speech.clip, self.chime, start_frame=start_frame)
 
 
 def build_session(
@@ -38,12 +43,22 @@ def build_session(
     speech: SpeechLibrary,
     *,
     minutes: float | None = None,
+    lead_in_ms: int = 0,
+    skip_intro: bool = False,
+    start_step: int = 1,
     chime: Clip | None = None,
 ) -> Session:
     """Synthesize (or fetch from cache) every line, then compile the timeline."""
     chime = chime if chime is not None else load_chime()
-    speech.prepare(spoken_texts(routine, variant))
+    speech.prepare(spoken_texts(routine, variant, lead_in_ms=lead_in_ms))
     timeline = compile_timeline(
-        routine, variant, speech.duration_ms, chime_ms=chime.duration_ms, minutes=minutes
+        routine,
+        variant,
+        speech.duration_ms,
+        chime_ms=chime.duration_ms,
+        minutes=minutes,
+        lead_in_ms=lead_in_ms,
+        skip_intro=skip_intro,
+        start_step=start_step,
     )
     return Session(timeline, speech, chime)

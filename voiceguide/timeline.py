@@ -81,6 +81,7 @@ class Timeline:
     steps: tuple[StepSpan, ...]
     segments: tuple[Segment, ...]
     warnings: tuple[Diagnostic, ...] = field(default=())
+    step_count: int = 0  # steps in the variant (a resumed session plays fewer)
 
     def spoken_texts(self) -> list[str]:
         """Return the distinct texts spoken in this session, in order."""
@@ -154,13 +155,59 @@ def _title_line(routine: Routine) -> str:
     return title if title.endswith((".", "!", "?")) else title + "."
 
 
-def spoken_texts(routine: Routine, variant: Variant) -> list[str]:
+_NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> str:
+    """Spell out 0..99 in words (larger numbers stay digits)."""
+    if 0 <= n < 20:
+        return _NUMBERS[n]
+    if 20 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_NUMBERS[ones]}" if ones else "")
+    return str(n)
+
+
+def lead_in_text(lead_in_ms: int) -> str:
+    """Return what is said at the start of a lead-in of that length."""
+    seconds = round(lead_in_ms / 1000)
+    if seconds >= 120 and seconds % 60 == 0:
+        when = f"{number_words(seconds // 60)} minutes"
+    else:
+        when = f"{number_words(seconds)} second{'s' if seconds != 1 else ''}"
+    return f"Get comfortable. We will begin in {when}."
+
+
+def spoken_texts(routine: Routine, variant: Variant, *, lead_in_ms: int = 0) -> list[str]:
     """Return every text the session will speak, without timing it.
 
     Lets the speech stage synthesize (and cache) everything up front.
     """
     steps = routine.steps_of(variant)
-    texts = [_title_line(routine)]
+    texts = [lead_in_text(lead_in_ms)] if lead_in_ms > 0 else []
+    texts.append(_title_line(routine))
     texts += [line.text for line in split_lines(routine.safety)]
     texts += [line.text for line in split_lines(routine.intro)]
     for number, step in enumerate(steps, start=1):
@@ -207,8 +254,19 @@ class _StepPlan:
 class _Compiler:
     """Lays out the sections of one routine variant."""
 
-    def __init__(self, routine: Routine, variant: Variant, measure: Measure, chime_ms: int) -> None:
+    def __init__(
+        self,
+        routine: Routine,
+        variant: Variant,
+        measure: Measure,
+        chime_ms: int,
+        *,
+        lead_in_ms: int = 0,
+        skip_intro: bool = False,
+    ) -> None:
         self.routine = routine
+        self.lead_in_ms = lead_in_ms
+        self.skip_intro = skip_intro
         self.variant = variant
         self.measure = measure
         self.chime_ms = chime_ms
@@ -216,10 +274,16 @@ class _Compiler:
 
     def intro(self) -> _Builder:
         intro = _Builder(0, 0)
-        intro.silence_until(LEAD_IN_MS)
+        if self.lead_in_ms > 0:
+            # A spoken invitation, then quiet until the lead-in is over.
+            intro.speak([_Line(lead_in_text(self.lead_in_ms), 0)], self.measure, LEAD_IN_MS)
+            intro.silence_until(max(self.lead_in_ms, intro.cursor + MIN_HOLD_MS))
+        intro.silence_until(intro.cursor + LEAD_IN_MS)
         intro.speak([_Line(_title_line(self.routine), 0)], self.measure)
+        # Safety notes are spoken every time, even when the intro is skipped.
         intro.speak(split_lines(self.routine.safety), self.measure, PARAGRAPH_GAP_MS)
-        intro.speak(split_lines(self.routine.intro), self.measure, PARAGRAPH_GAP_MS)
+        if not self.skip_intro:
+            intro.speak(split_lines(self.routine.intro), self.measure, PARAGRAPH_GAP_MS)
         intro.silence_until(intro.cursor + SECTION_GAP_MS)
         return intro
 
@@ -308,24 +372,39 @@ def compile_timeline(
     *,
     chime_ms: int,
     minutes: float | None = None,
+    lead_in_ms: int = 0,
+    skip_intro: bool = False,
+    start_step: int = 1,
 ) -> Timeline:
     """Compile a routine into a Timeline.
 
     measure(text) gives the length in ms of the spoken clip for text.
     minutes, when given, scales the holds so the session lasts that long.
+    lead_in_ms adds a spoken invitation and a quiet wait before the session.
+    skip_intro leaves out the intro text (never the safety notes).
+    start_step (1-based) starts at that step, as when resuming; the steps
+    keep their numbers and lengths, and the intro text is left out.
     """
-    compiler = _Compiler(routine, variant, measure, chime_ms)
+    if start_step > 1:
+        skip_intro = True
+    compiler = _Compiler(
+        routine, variant, measure, chime_ms, lead_in_ms=lead_in_ms, skip_intro=skip_intro
+    )
     intro = compiler.intro()
     if minutes is None:
         durations = [step.duration_ms(variant) for step in compiler.steps]
     else:
-        durations = compiler.scale(intro.cursor + compiler.outro(0).cursor, minutes)
+        # The lead-in comes before the session proper: it is not part of the minutes.
+        plain = _Compiler(routine, variant, measure, chime_ms, skip_intro=skip_intro)
+        durations = compiler.scale(plain.intro().cursor + compiler.outro(0).cursor, minutes)
 
     warnings: list[Diagnostic] = []
     segments = list(intro.segments)
     spans: list[StepSpan] = []
     cursor = intro.cursor
     for number, (step, duration) in enumerate(zip(compiler.steps, durations, strict=True), 1):
+        if number < start_step:
+            continue
         plan = compiler.step(number, cursor, duration)
         if plan.duration_ms > duration and minutes is None:
             warnings.append(
@@ -352,6 +431,7 @@ def compile_timeline(
         steps=tuple(spans),
         segments=tuple(segments),
         warnings=tuple(warnings),
+        step_count=len(compiler.steps),
     )
 
 
