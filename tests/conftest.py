@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import FakeEngine
+from tests.sound import PulseServer, start_pulse, stop_pulse
 from voiceguide.env import Environment
 from voiceguide.speech.base import SpeechEngine
 
@@ -36,3 +37,11 @@ def fake_env(tmp_path: Path) -> Environment:
 @pytest.fixture
 def runner() -> Iterator[CliRunner]:
     yield CliRunner()
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[PulseServer]:
+    """A private PulseAudio server with a null sink (no sound card needed)."""
+    server = start_pulse()
+    yield server
+    stop_pulse(server)

@@ -133,3 +133,14 @@ class FakeOutput:
 
     def audio(self) -> npt.NDArray[np.int16]:
         return np.concatenate(self.heard) if self.heard else np.zeros((0, 2), np.int16)
+
+
+class NoiseEngine(FakeEngine):
+    """Like FakeEngine, but speaks seeded white noise, so any stretch of it can be located."""
+
+    def synthesize(self, text: str) -> Clip:
+        self.calls.append(text)
+        n = FAKE_RATE * self.length_ms(text) // 1000
+        seed = sum(text.encode())
+        noise = np.random.default_rng(seed).uniform(-0.3, 0.3, n)
+        return Clip(np.round(noise * 32767).astype(np.int16), FAKE_RATE)

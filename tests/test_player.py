@@ -56,11 +56,8 @@ class ScriptedControls:
         if not self.script:
             return None
         frame, command, advance = self.script[0]
-        if (
-            frame is None
-            and timeout_s > 0
-            or frame is not None
-            and self.output.written_frames >= frame
+        if (frame is None and timeout_s > 0) or (
+            frame is not None and self.output.written_frames >= frame
         ):
             self.script.pop(0)
             self.clock.now += advance
@@ -105,7 +102,7 @@ def make_player(
 
 def test_plays_every_frame_in_order(session: tuple[Timeline, np.ndarray]) -> None:
     timeline, reference = session
-    player, output, statuses, controls = make_player(timeline, [])
+    player, output, statuses, _controls = make_player(timeline, [])
     outcome = player.play()
     assert outcome.finished
     assert np.array_equal(output.audio(), reference)
@@ -148,7 +145,7 @@ def test_next_jumps_to_the_next_step(session: tuple[Timeline, np.ndarray]) -> No
 
 def test_next_from_the_intro_goes_to_step_one(session: tuple[Timeline, np.ndarray]) -> None:
     timeline, reference = session
-    player, output, _, controls = make_player(timeline, [(10_240, Command.NEXT, 0.0)])
+    player, output, _, _controls = make_player(timeline, [(10_240, Command.NEXT, 0.0)])
     player.play()
     first = ms_to_frames(timeline.steps[0].start_ms)
     assert np.array_equal(output.audio()[10_240 - LATENCY :], reference[first:])
@@ -180,7 +177,7 @@ def test_back_twice_slowly_restarts_the_same_step(session: tuple[Timeline, np.nd
     timeline, reference = session
     second = ms_to_frames(timeline.steps[1].start_ms)
     at = second + 50_000
-    player, output, _, controls = make_player(
+    player, output, _, _controls = make_player(
         timeline, [(at, Command.BACK, 0.0), (at + 30_000, Command.BACK, 2.5)]
     )
     player.play()
@@ -191,7 +188,7 @@ def test_back_twice_slowly_restarts_the_same_step(session: tuple[Timeline, np.nd
 def test_quit_reports_where_it_stopped(session: tuple[Timeline, np.ndarray]) -> None:
     timeline, reference = session
     at = ms_to_frames(timeline.steps[1].start_ms) + 20_480
-    player, output, _, controls = make_player(timeline, [(at, Command.QUIT, 0.0)])
+    player, output, _, _controls = make_player(timeline, [(at, Command.QUIT, 0.0)])
     outcome = player.play()
     assert not outcome.finished
     assert outcome.section == 2
@@ -210,7 +207,7 @@ def test_quit_while_paused(session: tuple[Timeline, np.ndarray]) -> None:
 
 def test_ctrl_c_silences_and_carries_the_position(session: tuple[Timeline, np.ndarray]) -> None:
     timeline, _ = session
-    player, output, _, controls = make_player(timeline, [])
+    player, output, _, _controls = make_player(timeline, [])
     original = output.write
     calls = 0
 
