@@ -322,3 +322,17 @@ def test_bad_lead_in_is_a_usage_error(runner: CliRunner, fake_env: Environment) 
     result = runner.invoke(app, ["play", "lower-back", "--lead-in", "soon"], obj=fake_env)
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.startswith('error: --lead-in "soon" is not a duration')
+
+
+def test_device_problems_are_named_plainly() -> None:
+    from voiceguide.outputs import _device_problem
+
+    busy = _device_problem("default", "Device or resource busy [default]")
+    assert str(busy).startswith("the sound device 'default' is busy")
+    missing = _device_problem("hw:3", "No such file or directory [hw:3]")
+    assert str(missing).startswith("no sound device found")
+    other = _device_problem("default", "Invalid argument")
+    assert "cannot play (Invalid argument)" in str(other)
+    for error in (busy, missing, other):
+        assert error.exit_code == ExitCode.DEVICE
+        assert str(error).endswith("make a file with `voiceguide export`")
