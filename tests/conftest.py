@@ -28,10 +28,10 @@ def _isolated_dirs(
 def fake_env(tmp_path: Path) -> Environment:
     """An environment whose speech engine is the deterministic fake."""
 
-    def make(voice: str | None, rate: int) -> SpeechEngine:
+    def make(engine: str, voice: str | None, rate: int) -> SpeechEngine:
         return FakeEngine(voice, rate)
 
-    return Environment(make_engine=make, cache_dir=tmp_path / "cache")
+    return Environment(make_engine=make, cache_dir=tmp_path / "cache", workers=1)
 
 
 @pytest.fixture

@@ -144,3 +144,14 @@ class NoiseEngine(FakeEngine):
         seed = sum(text.encode())
         noise = np.random.default_rng(seed).uniform(-0.3, 0.3, n)
         return Clip(np.round(noise * 32767).astype(np.int16), FAKE_RATE)
+
+
+class ParallelFakeEngine(FakeEngine):
+    """A fake engine that asks for the process pool, as the neural voice does."""
+
+    parallel_synthesis = True
+
+
+def make_parallel_fake(engine: str, voice: str | None, rate: int) -> ParallelFakeEngine:
+    """A module-level (so picklable) factory for worker processes."""
+    return ParallelFakeEngine(voice, rate)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from voiceguide import __version__, cli
 from voiceguide.cli import app
+from voiceguide.durations import format_clock
 from voiceguide.env import Environment
 from voiceguide.errors import ExitCode
 
@@ -28,10 +29,24 @@ def test_list_shows_lengths_of_both_versions(runner: CliRunner, fake_env: Enviro
     (row,) = [r for r in rows if r.startswith("lower-back ")]
     _, short, full, *title = row.split()
     assert " ".join(title) == "Lower-back self-massage"
+    # Nothing synthesized yet: the lengths are estimates, and say so.
+    assert short.startswith("~") and full.startswith("~")
+    short, full = short[1:], full[1:]
     short_s = int(short.split(":")[0]) * 60 + int(short.split(":")[1])
     full_s = int(full.split(":")[0]) * 60 + int(full.split(":")[1])
     assert 4 * 60 <= short_s <= 7 * 60
     assert 12 * 60 <= full_s <= 20 * 60
+
+
+def test_list_is_exact_once_the_clips_are_cached(runner: CliRunner, fake_env: Environment) -> None:
+    totals = []
+    for flag in ("--short", "--full"):
+        shown = runner.invoke(app, ["show", "lower-back", flag, "--json"], obj=fake_env)
+        totals.append(json.loads(shown.stdout)["total_ms"])
+    listed = runner.invoke(app, ["list"], obj=fake_env)
+    row = next(r for r in listed.stdout.splitlines() if r.startswith("lower-back "))
+    _, short, full, *_ = row.split()
+    assert [short, full] == [format_clock(t) for t in totals]
 
 
 def test_show_json_has_the_documented_shape(runner: CliRunner, fake_env: Environment) -> None:

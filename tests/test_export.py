@@ -29,10 +29,14 @@ def real_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     env = Environment(cache_dir=folder / "cache")
     runner = CliRunner()
     target = folder / "s.mp3"
-    result = runner.invoke(app, ["export", "lower-back", "--short", "-o", str(target)], obj=env)
+    result = runner.invoke(
+        app, ["export", "lower-back", "--short", "--engine", "system", "-o", str(target)], obj=env
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"wrote {target} (")
-    shown = runner.invoke(app, ["show", "lower-back", "--short", "--json"], obj=env)
+    shown = runner.invoke(
+        app, ["show", "lower-back", "--short", "--engine", "system", "--json"], obj=env
+    )
     assert shown.exit_code == 0, shown.output
     return target, json.loads(shown.stdout)
 
@@ -49,7 +53,9 @@ def test_mp3_duration_matches_the_timeline(real_short: tuple[Path, dict[str, obj
 @pytest.mark.slow
 def test_full_version_lasts_twelve_to_twenty_minutes(tmp_path: Path, runner: CliRunner) -> None:
     env = Environment(cache_dir=tmp_path / "cache")
-    shown = runner.invoke(app, ["show", "lower-back", "--full", "--json"], obj=env)
+    shown = runner.invoke(
+        app, ["show", "lower-back", "--full", "--engine", "system", "--json"], obj=env
+    )
     assert shown.exit_code == 0, shown.output
     assert 12 * 60_000 <= json.loads(shown.stdout)["total_ms"] <= 20 * 60_000
 
@@ -88,7 +94,9 @@ def test_wav_export_holds_exactly_the_rendered_samples(
     )
     assert result.exit_code == 0, result.output
     routine = load_builtin("lower-back")
-    session = build_session(routine, Variant.SHORT, fake_env.speech(None, 150))
+    session = build_session(
+        routine, Variant.SHORT, fake_env.speech(fake_env.settings(None, None, None))
+    )
     expected = np.concatenate(list(render(session.timeline, session.speech.clip, session.chime)))
     raw = target.read_bytes()
     data = raw[raw.index(b"data") + 8 :]

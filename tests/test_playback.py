@@ -56,11 +56,13 @@ def with_dirs(env: dict[str, str], folder: Path) -> dict[str, str]:
 def test_played_frames_equal_the_export_sample_for_sample(tmp_path: Path) -> None:
     capture = tmp_path / "capture.raw"
     env = with_dirs(file_device_env(tmp_path, capture), tmp_path)
-    played = voiceguide(["play", "lower-back", "--short"], env)
+    played = voiceguide(["play", "lower-back", "--short", "--engine", "system"], env)
     assert played.returncode == 0, played.stderr
     assert played.stdout.startswith("finished Lower-back self-massage (short")
     wav = tmp_path / "short.wav"
-    exported = voiceguide(["export", "lower-back", "--short", "-o", str(wav)], env)
+    exported = voiceguide(
+        ["export", "lower-back", "--short", "--engine", "system", "-o", str(wav)], env
+    )
     assert exported.returncode == 0, exported.stderr
     raw = wav.read_bytes()
     expected = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<i2").reshape(-1, 2)
@@ -235,7 +237,7 @@ def _spawn_in_pty(args: list[str], env: dict[str, str]) -> tuple[subprocess.Pope
 def test_keys_through_the_real_cli_in_a_terminal(pulse: PulseServer, tmp_path: Path) -> None:
     env = with_dirs(pulse.env, tmp_path)
     env["COLUMNS"] = "120"
-    process, master, slave = _spawn_in_pty(["play", str(TINY)], env)
+    process, master, slave = _spawn_in_pty(["play", str(TINY), "--engine", "system"], env)
     before = termios.tcgetattr(slave)
     seen = bytearray()
     try:
@@ -260,7 +262,9 @@ def test_keys_through_the_real_cli_in_a_terminal(pulse: PulseServer, tmp_path: P
     assert termios.tcgetattr(slave) == before, "the terminal was not restored"
 
     # Ctrl-C: exit code 130, the terminal restored, the resume point kept.
-    process, master2, slave2 = _spawn_in_pty(["play", str(TINY), "--resume"], env)
+    process, master2, slave2 = _spawn_in_pty(
+        ["play", str(TINY), "--engine", "system", "--resume"], env
+    )
     before = termios.tcgetattr(slave2)
     seen = bytearray()
     try:

@@ -266,7 +266,7 @@ def test_cli_ctrl_c_saves_the_resume_point_and_resume_starts_there(
     from voiceguide.session import build_session
 
     routine = load_builtin("lower-back")
-    speech = fake_env.speech(None, 150)
+    speech = fake_env.speech(fake_env.settings(None, None, None))
     timeline = build_session(routine, Variant.SHORT, speech).timeline
     step3 = timeline.steps[2]
     outputs: list[FakeOutput] = []

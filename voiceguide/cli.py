@@ -22,7 +22,6 @@ from voiceguide.durations import format_clock
 from voiceguide.env import Environment
 from voiceguide.errors import Diagnostic, ExitCode, VoiceguideError
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
-from voiceguide.speech import DEFAULT_RATE_WPM
 
 if TYPE_CHECKING:
     from voiceguide.player import Status
@@ -80,6 +79,13 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             _stderr("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            # The reader went away (`voiceguide voices | head`): stop quietly.
+            import os
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(int(ExitCode.OK)) from None
         except Exception as err:
             if type(err).__module__.startswith("typer"):
                 raise  # typer's own exits and usage errors
@@ -118,10 +124,24 @@ Minutes = Annotated[
     typer.Option("--minutes", "-m", help="Fit the session to this many minutes.", min=0.1),
 ]
 Rate = Annotated[
-    int, typer.Option("--rate", help="Speaking rate in words per minute.", min=60, max=400)
+    int | None,
+    typer.Option(
+        "--rate", help="Speaking rate in words per minute [default: 150].", min=60, max=400
+    ),
+]
+Engine = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Speech engine: piper (neural) or system (espeak-ng) [default: piper if installed].",
+    ),
 ]
 Voice = Annotated[
-    str | None, typer.Option("--voice", help="Voice id or language (e.g. gmw/en-us, en-gb).")
+    str | None,
+    typer.Option(
+        "--voice",
+        help="piper: a voice .onnx file; system: an espeak-ng voice or language (en-gb).",
+    ),
 ]
 RoutineArg = Annotated[
     str, typer.Argument(help="A built-in routine name (see `list`) or a routine .toml file.")
@@ -134,14 +154,17 @@ def _session(
     *,
     short: bool,
     minutes: float | None,
+    engine: str | None,
     voice: str | None,
-    rate: int,
+    rate: int | None,
 ) -> Session:
     from voiceguide.session import build_session
 
     loaded = find_routine(routine)
     variant = Variant.SHORT if short else Variant.FULL
-    session = build_session(loaded, variant, _env(ctx).speech(voice, rate), minutes=minutes)
+    env = _env(ctx)
+    speech = env.speech(env.settings(engine, voice, rate))
+    session = build_session(loaded, variant, speech, minutes=minutes)
     _warn(session.timeline.warnings)
     return session
 
@@ -149,18 +172,36 @@ def _session(
 @app.command("list")
 @guarded
 def list_routines(ctx: typer.Context) -> None:
-    """List the built-in routines with the length of their short and full versions."""
-    from voiceguide.session import build_session, load_chime
+    """List the built-in routines with the length of their short and full versions.
+
+    Lengths come from the cached clips; lines not synthesized yet are estimated
+    from their word count, and such lengths are marked with ~.
+    """
+    from voiceguide.session import load_chime
+    from voiceguide.timeline import compile_timeline
 
     chime = load_chime()
-    speech = _env(ctx).speech(None, DEFAULT_RATE_WPM)
+    env = _env(ctx)
+    settings = env.settings(None, None, None)
+    speech = env.speech(settings)
     rows = []
     for name in builtin_names():
         routine = load_builtin(name)
-        lengths = [
-            format_clock(build_session(routine, v, speech, chime=chime).timeline.total_ms)
-            for v in (Variant.SHORT, Variant.FULL)
-        ]
+        lengths = []
+        for variant in (Variant.SHORT, Variant.FULL):
+            estimated = False
+
+            def measure(text: str) -> int:
+                nonlocal estimated
+                known = speech.cached_duration_ms(text)
+                if known is not None:
+                    return known
+                estimated = True
+                rate = int(settings.rate.value)
+                return 300 + round(60_000 * len(text.split()) / rate)
+
+            timeline = compile_timeline(routine, variant, measure, chime_ms=chime.duration_ms)
+            lengths.append(("~" if estimated else "") + format_clock(timeline.total_ms))
         rows.append((name, routine.title, *lengths))
     width = max(len(r[0]) for r in rows)
     typer.echo(f"{'name':<{width}}  {'short':>6}  {'full':>6}  title")
@@ -176,11 +217,14 @@ def show(
     short: Short = False,
     minutes: Minutes = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    engine: Engine = None,
     voice: Voice = None,
-    rate: Rate = DEFAULT_RATE_WPM,
+    rate: Rate = None,
 ) -> None:
     """Show the timeline of a session: each step's start and length."""
-    timeline = _session(ctx, routine, short=short, minutes=minutes, voice=voice, rate=rate).timeline
+    timeline = _session(
+        ctx, routine, short=short, minutes=minutes, engine=engine, voice=voice, rate=rate
+    ).timeline
     if as_json:
         typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
         return
@@ -215,8 +259,9 @@ def export(
         Path | None,
         typer.Option("--output", "-o", help="Output file (.mp3 or .wav).", dir_okay=False),
     ] = None,
+    engine: Engine = None,
     voice: Voice = None,
-    rate: Rate = DEFAULT_RATE_WPM,
+    rate: Rate = None,
 ) -> None:
     """Export a session to an audio file (MP3 or WAV, by extension)."""
     from voiceguide.export import export as export_file
@@ -226,7 +271,9 @@ def export(
     variant = "short" if short else "full"
     target = output if output is not None else Path(f"{Path(routine).stem}-{variant}.mp3")
     format_of(target)  # a bad extension is an error before any work
-    session = _session(ctx, routine, short=short, minutes=minutes, voice=voice, rate=rate)
+    session = _session(
+        ctx, routine, short=short, minutes=minutes, engine=engine, voice=voice, rate=rate
+    )
     timeline = session.timeline
     metadata = {
         "title": f"{timeline.title} ({timeline.variant})",
@@ -254,6 +301,40 @@ def export(
     else:
         export_file(session.blocks(), target, metadata=metadata)
     typer.echo(f"wrote {target} ({format_clock(timeline.total_ms)})")
+
+
+@app.command()
+@guarded
+def voices(ctx: typer.Context) -> None:
+    """List every engine's voices; * marks the one used by default."""
+    from voiceguide.speech.engines import list_voices
+
+    listed = list_voices()
+    width = max(len(v.voice.name) for v in listed)
+    typer.echo(f"  {'engine':<7} {'name':<{width}}  {'language':<10} voice")
+    for item in listed:
+        mark = "*" if item.default else " "
+        language = ",".join(item.voice.languages) or "?"
+        typer.echo(
+            f"{mark} {item.engine:<7} {item.voice.name:<{width}}  {language:<10} {item.voice.id}"
+        )
+
+
+@app.command()
+@guarded
+def config(
+    ctx: typer.Context,
+    engine: Engine = None,
+    voice: Voice = None,
+    rate: Rate = None,
+) -> None:
+    """Show each setting in force and where it comes from."""
+    settings = _env(ctx).settings(engine, voice, rate)
+    exists = "" if settings.path.exists() else " (not there yet)"
+    typer.echo(f"config file: {settings.path}{exists}")
+    for name, setting in settings.items():
+        value = "(engine default)" if setting.value is None else str(setting.value)
+        typer.echo(f"{name:<7} {value:<24} {setting.source}")
 
 
 def _routine_key(routine: Routine) -> str:
@@ -330,8 +411,9 @@ def play(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the step where you last quit.")
     ] = False,
+    engine: Engine = None,
     voice: Voice = None,
-    rate: Rate = DEFAULT_RATE_WPM,
+    rate: Rate = None,
     backend: Annotated[
         str,
         typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
@@ -358,57 +440,56 @@ def play(
             _stderr(f"no saved position for {loaded.name} ({variant}); starting from the beginning")
         else:
             start_step = saved
-    session = build_session(
-        loaded,
-        variant,
-        env.speech(voice, rate),
-        minutes=minutes,
-        lead_in_ms=_parse_lead_in(lead_in),
-        skip_intro=skip_intro,
-        start_step=start_step,
-    )
-    timeline = session.timeline
-    _warn(timeline.warnings)
-    tones = Tones(
-        tone_block(prepare(load_asset("pause.wav"))), tone_block(prepare(load_asset("resume.wav")))
-    )
-    output = env.open_output(backend, device)
-    printer = _StatusPrinter() if sys.stderr.isatty() else None
-    controls = None
-    if sys.stdin.isatty():
-        from voiceguide.terminal import TerminalControls
-
-        controls = TerminalControls(sys.stdin)
-    player = Player(
-        timeline,
-        session.blocks,
-        output,
-        controls=controls,
-        on_status=printer,
-        tones=tones,
-    )
-
-    def remember(section: int) -> int | None:
-        # Sections count the steps played; map back to the routine's step numbers.
-        if 1 <= section <= len(timeline.steps):
-            step = timeline.steps[section - 1].index
-        elif section == 0:
-            step = start_step
-        else:
-            step = None  # in the closing: nothing left to resume
-        store.set(key, step)
-        return step
-
-    if controls is not None and printer is not None:
-        _stderr("space: pause/resume · n/→: next step · b/←: back · q: quit")
+    lead_in_ms = _parse_lead_in(lead_in)
+    speech = env.speech(env.settings(engine, voice, rate))
+    output = env.open_output(backend, device)  # no sound device: say so before any work
     try:
-        with controls if controls is not None else _nothing():
-            outcome = player.play()
-    except Interrupted as stop:
-        remember(stop.outcome.section)
-        if printer is not None:
-            printer.clear()
-        raise KeyboardInterrupt from None
+        session = build_session(
+            loaded,
+            variant,
+            speech,
+            minutes=minutes,
+            lead_in_ms=lead_in_ms,
+            skip_intro=skip_intro,
+            start_step=start_step,
+        )
+        timeline = session.timeline
+        _warn(timeline.warnings)
+        tones = Tones(
+            tone_block(prepare(load_asset("pause.wav"))),
+            tone_block(prepare(load_asset("resume.wav"))),
+        )
+        printer = _StatusPrinter() if sys.stderr.isatty() else None
+        controls = None
+        if sys.stdin.isatty():
+            from voiceguide.terminal import TerminalControls
+
+            controls = TerminalControls(sys.stdin)
+        player = Player(
+            timeline, session.blocks, output, controls=controls, on_status=printer, tones=tones
+        )
+
+        def remember(section: int) -> int | None:
+            # Sections count the steps played; map back to the routine's step numbers.
+            if 1 <= section <= len(timeline.steps):
+                step = timeline.steps[section - 1].index
+            elif section == 0:
+                step = start_step
+            else:
+                step = None  # in the closing: nothing left to resume
+            store.set(key, step)
+            return step
+
+        if controls is not None and printer is not None:
+            _stderr("space: pause/resume · n/→: next step · b/←: back · q: quit")
+        try:
+            with controls if controls is not None else _nothing():
+                outcome = player.play()
+        except Interrupted as stop:
+            remember(stop.outcome.section)
+            if printer is not None:
+                printer.clear()
+            raise KeyboardInterrupt from None
     finally:
         output.close()
     if printer is not None:

@@ -43,3 +43,19 @@ def format_clock(ms: int) -> str:
 def format_seconds(ms: int) -> str:
     """Format milliseconds as seconds with one decimal, like '52.3 s'."""
     return f"{ms / 1000:.1f} s"
+
+
+# A pause written into spoken text: "[pause 3s]" (or "[pause]" for two seconds).
+PAUSE_MARKER = re.compile(r"\[pause(?:\s+([^\]]*))?\]", re.IGNORECASE)
+DEFAULT_PAUSE_MS = 2000
+MAX_PAUSE_MS = 10 * 60_000
+
+
+def parse_pause(spec: str | None) -> int:
+    """Return the length of a pause marker's duration ("3s"; None for the default)."""
+    if spec is None or not spec.strip():
+        return DEFAULT_PAUSE_MS
+    ms = parse_duration(spec)
+    if not 0 < ms <= MAX_PAUSE_MS:
+        raise ValueError(f'"{spec}" must be more than zero and at most 10 minutes')
+    return ms

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from voiceguide.config import Settings
     from voiceguide.outputs import AudioOutput
-    from voiceguide.speech.base import SpeechEngine, SpeechLibrary
+    from voiceguide.speech.base import EngineFactory, SpeechEngine, SpeechLibrary
     from voiceguide.state import ResumeStore
 
-EngineFactory = Callable[[str | None, int], "SpeechEngine"]
 OutputFactory = Callable[[str, str], "AudioOutput"]
 
 
-def _system_engine(voice: str | None, rate_wpm: int) -> SpeechEngine:
-    from voiceguide.speech.system import SystemEngine
+def _create_engine(name: str, voice: str | None, rate_wpm: int) -> SpeechEngine:
+    from voiceguide.speech.engines import create_engine
 
-    return SystemEngine(voice, rate_wpm)
+    return create_engine(name, voice, rate_wpm)
 
 
 def _open_output(backend: str, device: str) -> AudioOutput:
@@ -39,18 +40,32 @@ def default_cache_dir() -> Path:
 class Environment:
     """What the CLI needs from the outside world."""
 
-    make_engine: EngineFactory = _system_engine
+    make_engine: EngineFactory = _create_engine
     cache_dir: Path | None = None  # None: the user's cache folder
     state_dir: Path | None = None  # None: the user's state folder
+    config_path: Path | None = None  # None: the user's config.toml
     open_output: OutputFactory = _open_output
+    workers: int = 0  # processes for synthesis; 0: one per core
 
-    def speech(self, voice: str | None, rate_wpm: int) -> SpeechLibrary:
-        """Return a speech library for a voice and rate, backed by the clip cache."""
-        from voiceguide.speech.base import SpeechLibrary
+    def settings(self, engine: str | None, voice: str | None, rate: int | None) -> Settings:
+        """Return the settings in force: these options over the config file over defaults."""
+        from voiceguide.config import resolve
+
+        return resolve({"engine": engine, "voice": voice, "rate": rate}, self.config_path)
+
+    def speech(self, settings: Settings) -> SpeechLibrary:
+        """Return a speech library for the settings, backed by the clip cache."""
+        from voiceguide.speech.base import EngineRecipe, SpeechLibrary
         from voiceguide.speech.cache import ClipCache
 
+        name, voice, rate = settings.engine.value, settings.voice.value, settings.rate.value
         folder = self.cache_dir if self.cache_dir is not None else default_cache_dir()
-        return SpeechLibrary(self.make_engine(voice, rate_wpm), ClipCache(folder))
+        return SpeechLibrary(
+            self.make_engine(name, voice, rate),
+            ClipCache(folder),
+            recipe=EngineRecipe(self.make_engine, name, voice, rate),
+            workers=self.workers or os.cpu_count() or 1,
+        )
 
     def resume_store(self) -> ResumeStore:
         """Return the store of remembered playback positions."""

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     AUDIO = 5  # ffmpeg or an audio asset is missing, or encoding failed
     OUTPUT = 6  # the output file cannot be written
     DEVICE = 7  # no usable sound device
+    CONFIG = 8  # the config file is invalid
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -62,6 +63,12 @@ class RoutineError(VoiceguideError):
 
     def lines(self) -> list[str]:
         return [str(p) for p in self.problems]
+
+
+class ConfigError(RoutineError):
+    """The config file has one or more problems; all of them are reported."""
+
+    exit_code = ExitCode.CONFIG
 
 
 class SpeechError(VoiceguideError):

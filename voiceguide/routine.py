@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from voiceguide.durations import parse_duration
+from voiceguide.durations import PAUSE_MARKER, parse_duration, parse_pause
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
 from voiceguide.tomlpos import PathKey, TomlPositions
 
@@ -100,6 +100,7 @@ _TOP_KEYS = {
     "steps",
 }
 _STEP_KEYS = {"id", "title", "text", "duration", "cues"}
+_SPOKEN_KEYS = {"safety", "intro", "outro", "text"}  # where [pause 3s] markers may appear
 _CUE_KEYS = {"at", "say"}
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_STEPS = 200
@@ -139,6 +140,15 @@ class _Checker:
             return ""
         if required and not value.strip():
             self.fail((*path, key), f'"{key}" is empty')
+        if key in _SPOKEN_KEYS:
+            for marker in PAUSE_MARKER.finditer(value):
+                try:
+                    parse_pause(marker.group(1))
+                except ValueError as err:
+                    self.fail(
+                        (*path, key),
+                        f'pause marker "{marker.group(0)}": {err}; write it like [pause 3s]',
+                    )
         return value.strip()
 
     def duration(self, value: object, path: PathKey) -> int | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from voiceguide.durations import format_clock, format_seconds
+from voiceguide.durations import PAUSE_MARKER, format_clock, format_seconds, parse_pause
 from voiceguide.errors import Diagnostic, UsageError
 from voiceguide.routine import Routine, Variant
 
@@ -128,17 +128,35 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=\S)")
 
 
 def split_lines(text: str) -> list[_Line]:
-    """Split text into sentences, each with the pause that comes before it."""
+    """Split text into sentences, each with the pause that comes before it.
+
+    A "[pause 3s]" marker sets the pause before the next sentence; at the end of
+    the text it leaves that much silence after the last one (a line with no text).
+    """
     lines: list[_Line] = []
-    for p_index, paragraph in enumerate(re.split(r"\n\s*\n", text.strip())):
-        flat = " ".join(paragraph.split())
-        if not flat:
-            continue
-        for s_index, sentence in enumerate(_SENTENCE_END.split(flat)):
-            gap = SENTENCE_GAP_MS if s_index else PARAGRAPH_GAP_MS
-            if p_index == 0 and s_index == 0:
-                gap = 0
-            lines.append(_Line(sentence.strip(), gap))
+    pending = 0  # ms of explicit pause waiting for the next sentence
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        new_paragraph = True
+        parts = PAUSE_MARKER.split(" ".join(paragraph.split()))
+        # parts alternate: text, marker duration, text, marker duration, ...
+        for index, part in enumerate(parts):
+            if index % 2:
+                pending += parse_pause(part)
+                continue
+            for sentence in _SENTENCE_END.split(part.strip()):
+                if not sentence.strip():
+                    continue
+                if not lines:
+                    natural = 0
+                elif new_paragraph:
+                    natural = PARAGRAPH_GAP_MS
+                else:
+                    natural = SENTENCE_GAP_MS
+                lines.append(_Line(sentence.strip(), pending or natural))
+                pending = 0
+                new_paragraph = False
+    if pending:
+        lines.append(_Line("", pending))
     return lines
 
 
@@ -215,7 +233,7 @@ def spoken_texts(routine: Routine, variant: Variant, *, lead_in_ms: int = 0) -> 
         texts += [line.text for line in split_lines(step.text)]
         texts += [cue.say for cue in step.cues]
     texts += [line.text for line in split_lines(routine.outro)]
-    return list(dict.fromkeys(texts))
+    return [text for text in dict.fromkeys(texts) if text]
 
 
 class _Builder:
@@ -227,11 +245,19 @@ class _Builder:
         self.segments: list[Segment] = []
 
     def silence_until(self, end_ms: int) -> None:
-        if end_ms > self.cursor:
+        if end_ms <= self.cursor:
+            return
+        last = self.segments[-1] if self.segments else None
+        if last is not None and last.kind is Kind.SILENCE and last.end_ms == self.cursor:
+            # One silence, not two in a row (an explicit pause followed by a hold).
+            self.segments[-1] = Segment(
+                Kind.SILENCE, last.start_ms, end_ms - last.start_ms, self.step
+            )
+        else:
             self.segments.append(
                 Segment(Kind.SILENCE, self.cursor, end_ms - self.cursor, self.step)
             )
-            self.cursor = end_ms
+        self.cursor = end_ms
 
     def add(self, kind: Kind, duration_ms: int, text: str = "", at_ms: int | None = None) -> None:
         if at_ms is not None:
@@ -241,8 +267,11 @@ class _Builder:
 
     def speak(self, lines: list[_Line], measure: Measure, first_gap_ms: int = 0) -> None:
         for index, line in enumerate(lines):
-            gap = first_gap_ms if index == 0 else line.gap_before_ms
-            self.add(Kind.SPEECH, measure(line.text), line.text, self.cursor + gap)
+            gap = max(first_gap_ms, line.gap_before_ms) if index == 0 else line.gap_before_ms
+            if line.text:
+                self.add(Kind.SPEECH, measure(line.text), line.text, self.cursor + gap)
+            else:  # an explicit pause at the end of a text
+                self.silence_until(self.cursor + gap)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -69,36 +69,122 @@ class SpeechEngine(Protocol):
         ...
 
 
-class SpeechLibrary:
-    """Clips for texts, synthesized once and then served from the cache."""
+EngineFactory = Callable[[str, "str | None", int], SpeechEngine]
 
-    def __init__(self, engine: SpeechEngine, cache: ClipCache | None) -> None:
+
+@dataclass(frozen=True)
+class EngineRecipe:
+    """How to make an engine again in a worker process: a picklable factory and its arguments."""
+
+    factory: EngineFactory
+    engine: str
+    voice: str | None
+    rate_wpm: int
+
+
+_WORKER_ENGINE: SpeechEngine | None = None
+
+
+def _start_worker(recipe: EngineRecipe) -> None:
+    global _WORKER_ENGINE  # noqa: PLW0603 - one engine per worker process
+    engine = recipe.factory(recipe.engine, recipe.voice, recipe.rate_wpm)
+    single_threaded = getattr(engine, "single_threaded", None)
+    if callable(single_threaded):
+        single_threaded()  # one worker per core: no oversubscription
+    _WORKER_ENGINE = engine
+
+
+def _synthesize_in_worker(text: str) -> Clip:
+    assert _WORKER_ENGINE is not None
+    return _WORKER_ENGINE.synthesize(text).trimmed()
+
+
+class SpeechLibrary:
+    """Clips for texts, synthesized once and then served from the cache.
+
+    For engines that set `parallel_synthesis` (the neural voice), missing clips
+    are synthesized by a pool of processes, one per core. The system voice is
+    fast enough alone (about 10 ms a line), and pyttsx3's espeak driver cannot
+    synthesize in a forked worker once the parent process has started it.
+    """
+
+    def __init__(
+        self,
+        engine: SpeechEngine,
+        cache: ClipCache | None,
+        *,
+        recipe: EngineRecipe | None = None,
+        workers: int = 1,
+    ) -> None:
         self.engine = engine
         self.cache = cache
+        self.recipe = recipe
+        self.workers = workers
         self._durations: dict[str, int] = {}
         self.synthesized = 0  # how many clips this library had to synthesize
 
+    def _cached(self, text: str) -> Clip | None:
+        if self.cache is None:
+            return None
+        clip = self.cache.get(self.cache.key(self.engine.identity, text))
+        if clip is not None:
+            self._durations[text] = clip.duration_ms
+        return clip
+
+    def _store(self, text: str, clip: Clip) -> None:
+        self.synthesized += 1
+        if self.cache is not None:
+            self.cache.put(self.cache.key(self.engine.identity, text), clip)
+        self._durations[text] = clip.duration_ms
+
+    def cached_duration_ms(self, text: str) -> int | None:
+        """Return the length of text's clip if it is known or cached; never synthesize."""
+        if text in self._durations:
+            return self._durations[text]
+        clip = self._cached(text)
+        return None if clip is None else clip.duration_ms
+
     def clip(self, text: str) -> Clip:
         """Return the trimmed clip for text, synthesizing it if it is not cached."""
-        key = None
-        if self.cache is not None:
-            key = self.cache.key(self.engine.identity, text)
-            cached = self.cache.get(key)
-            if cached is not None:
-                self._durations[text] = cached.duration_ms
-                return cached
+        cached = self._cached(text)
+        if cached is not None:
+            return cached
         clip = self.engine.synthesize(text).trimmed()
-        self.synthesized += 1
-        if self.cache is not None and key is not None:
-            self.cache.put(key, clip)
-        self._durations[text] = clip.duration_ms
+        self._store(text, clip)
         return clip
 
     def prepare(self, texts: Iterable[str]) -> None:
         """Make sure every text has a clip (synthesize what is missing)."""
-        for text in texts:
-            if text not in self._durations:
-                self.clip(text)
+        missing = [
+            text
+            for text in dict.fromkeys(texts)
+            if text not in self._durations and self._cached(text) is None
+        ]
+        pooled = getattr(self.engine, "parallel_synthesis", False)
+        if pooled and self.recipe and self.workers > 1 and len(missing) >= 2 * self.workers:
+            self._prepare_in_pool(missing)
+            return
+        for text in missing:
+            self.clip(text)
+
+    def _prepare_in_pool(self, missing: list[str]) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        recipe = self.recipe
+        assert recipe is not None
+
+        # Longest first, so the workers finish together.
+        ordered = sorted(missing, key=len, reverse=True)
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(recipe,),
+        ) as pool:
+            for text, clip in zip(ordered, pool.map(_synthesize_in_worker, ordered), strict=True):
+                self._store(text, clip)
 
     def duration_ms(self, text: str) -> int:
         """Return the length of text's clip in milliseconds."""

@@ -13,7 +13,7 @@ import numpy as np
 from voiceguide.speech.base import Clip
 
 # Bump when the way clips are made changes, so old entries are not reused.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class ClipCache:

@@ -1,0 +1,136 @@
+"""The user's config file: defaults for engine, voice and rate, overridden by options.
+
+Precedence, highest first: the command line, config.toml in the user's config
+folder ($XDG_CONFIG_HOME/voiceguide/config.toml), voiceguide's own defaults.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voiceguide.errors import ConfigError, Diagnostic
+from voiceguide.speech import DEFAULT_RATE_WPM
+from voiceguide.tomlpos import TomlPositions
+
+KEYS = ("engine", "voice", "rate")
+
+
+def default_config_path() -> Path:
+    """Return the config file's path (it need not exist)."""
+    import platformdirs
+
+    return platformdirs.user_config_path("voiceguide") / "config.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value in force and where it came from."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings in force for one command."""
+
+    engine: Setting
+    voice: Setting
+    rate: Setting
+    path: Path
+
+    def items(self) -> list[tuple[str, Setting]]:
+        """Return (name, setting) pairs in display order."""
+        return [("engine", self.engine), ("voice", self.voice), ("rate", self.rate)]
+
+
+def _load(path: Path) -> dict[str, tuple[Any, int]]:
+    """Return the config file's values with their lines; {} when there is no file."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(
+            [Diagnostic(source, None, f"cannot read the config file ({err})")]
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = re.search(r"at line (\d+)", str(err))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise ConfigError(
+            [Diagnostic(source, int(match.group(1)) if match else 1, f"not valid TOML: {message}")]
+        ) from None
+    positions = TomlPositions(text)
+    problems: list[Diagnostic] = []
+    values: dict[str, tuple[Any, int]] = {}
+
+    def line(key: str) -> int:
+        return positions.line_of((key,)) or 1
+
+    from voiceguide.speech.engines import ENGINES
+
+    for key, value in data.items():
+        if key not in KEYS:
+            problems.append(
+                Diagnostic(
+                    source, line(key), f'unknown key "{key}"; expected one of: {", ".join(KEYS)}'
+                )
+            )
+        elif key == "engine" and value not in ENGINES:
+            problems.append(
+                Diagnostic(source, line(key), f"engine must be one of: {', '.join(ENGINES)}")
+            )
+        elif key == "voice" and not (isinstance(value, str) and value.strip()):
+            problems.append(
+                Diagnostic(source, line(key), "voice must be a voice name or .onnx path in quotes")
+            )
+        elif key == "rate" and (
+            isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= 400
+        ):
+            problems.append(
+                Diagnostic(
+                    source, line(key), "rate must be a whole number of words per minute, 60 to 400"
+                )
+            )
+        else:
+            values[key] = (value, line(key))
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+def resolve(options: Mapping[str, Any], path: Path | None = None) -> Settings:
+    """Return the settings in force: command-line options over the config file over defaults."""
+    from voiceguide.speech.engines import default_engine
+
+    path = path if path is not None else default_config_path()
+    stored = _load(path)
+
+    def pick(key: str, fallback: Any, fallback_source: str) -> Setting:
+        if options.get(key) is not None:
+            return Setting(options[key], "command line")
+        if key in stored:
+            value, line = stored[key]
+            return Setting(value, f"{path}:{line}")
+        return Setting(fallback, fallback_source)
+
+    engine = pick("engine", None, "default")
+    if engine.value is None:
+        chosen = default_engine()
+        why = "piper-tts is installed" if chosen == "piper" else "piper-tts is not installed"
+        engine = Setting(chosen, f"default ({why})")
+    voice = pick("voice", None, "default (the engine's own)")
+    configured_engine = stored.get("engine", (engine.value, 0))[0]
+    if voice.source.startswith(str(path)) and configured_engine != engine.value:
+        # A voice in the config file belongs to the engine configured there.
+        voice = Setting(None, "default (the engine's own)")
+    rate = pick("rate", DEFAULT_RATE_WPM, "default")
+    return Settings(engine, voice, rate, path)

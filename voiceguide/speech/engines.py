@@ -1,0 +1,75 @@
+"""Choosing and creating speech engines by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceguide.errors import UsageError
+from voiceguide.speech.base import SpeechEngine, VoiceInfo
+
+ENGINES = ("piper", "system")
+
+
+def default_engine() -> str:
+    """Return the engine used when none is chosen: piper when installed, else system."""
+    from voiceguide.speech import piper
+
+    return "piper" if piper.installed() else "system"
+
+
+def user_voice_dir() -> Path:
+    """Return the folder where extra Piper voices (.onnx + .onnx.json) are looked for."""
+    import platformdirs
+
+    return platformdirs.user_data_path("voiceguide") / "voices"
+
+
+def _digest_memo() -> Path:
+    import platformdirs
+
+    return platformdirs.user_cache_path("voiceguide") / "voice-digests.json"
+
+
+def create_engine(name: str, voice: str | None, rate_wpm: int) -> SpeechEngine:
+    """Create an engine by name ("piper" or "system")."""
+    if name == "piper":
+        from voiceguide.speech.piper import PiperEngine
+
+        return PiperEngine(voice, rate_wpm, digest_memo=_digest_memo())
+    if name == "system":
+        from voiceguide.speech.system import SystemEngine
+
+        return SystemEngine(voice, rate_wpm)
+    raise UsageError(f'unknown engine "{name}"; use one of: {", ".join(ENGINES)}')
+
+
+@dataclass(frozen=True)
+class ListedVoice:
+    """A voice in `voiceguide voices`."""
+
+    engine: str
+    voice: VoiceInfo
+    default: bool
+
+
+def list_voices() -> list[ListedVoice]:
+    """Return every engine's voices; the default voice of the default engine is marked."""
+    from voiceguide.speech import piper
+    from voiceguide.speech.system import SystemEngine
+
+    chosen = default_engine()
+    found: list[ListedVoice] = []
+    if piper.installed():
+        default_model = piper.default_voice_path()
+        models = [default_model, *sorted(user_voice_dir().glob("*.onnx"))]
+        for model in models:
+            if not Path(f"{model}.json").is_file():
+                continue
+            (info,) = piper.PiperEngine(str(model)).voices()
+            found.append(ListedVoice("piper", info, chosen == "piper" and model == default_model))
+    system = SystemEngine()
+    default_id = system.default_voice_id()
+    for info in system.voices():
+        found.append(ListedVoice("system", info, chosen == "system" and info.id == default_id))
+    return found
