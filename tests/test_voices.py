@@ -68,7 +68,7 @@ def test_unknown_engine_is_a_usage_error(runner: CliRunner) -> None:
 def test_missing_piper_voice_file_is_a_speech_error(tmp_path: Path) -> None:
     with pytest.raises(SpeechError, match="no such Piper voice file"):
         create_engine("piper", str(tmp_path / "nope.onnx"), 150)
-    with pytest.raises(SpeechError, match="piper voices are .onnx files"):
+    with pytest.raises(SpeechError, match=r"piper voices are \.onnx files"):
         create_engine("piper", "en-gb", 150)
 
 
