@@ -68,9 +68,9 @@ def main() -> int:
         env["XDG_STATE_HOME"] = str(root / "state")
         print(f"time to first sound, warm cache, {options.runs} runs each")
         for name, args in CASES.items():
-            # Warm the cache: synthesize every line once.
+            # Warm the cache: synthesize and measure every line once.
             subprocess.run(
-                [sys.executable, "-m", "voiceguide", "show", *args],
+                [sys.executable, "-m", "voiceguide", "export", *args, "-o", str(root / "w.wav")],
                 env=env,
                 check=True,
                 capture_output=True,

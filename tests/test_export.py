@@ -15,7 +15,9 @@ from voiceguide.audio import CHANNELS, Block, ms_to_frames
 from voiceguide.cli import app
 from voiceguide.env import Environment
 from voiceguide.errors import AudioError, ExitCode, OutputError
-from voiceguide.export import export
+from voiceguide.export import codec_gain_db, export
+from voiceguide.mix import TARGET_LUFS
+from voiceguide.music import resolve
 from voiceguide.render import render
 from voiceguide.routine import Variant, load_builtin
 from voiceguide.session import build_session
@@ -30,7 +32,19 @@ def real_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     runner = CliRunner()
     target = folder / "s.mp3"
     result = runner.invoke(
-        app, ["export", "lower-back", "--short", "--engine", "system", "-o", str(target)], obj=env
+        app,
+        [
+            "export",
+            "lower-back",
+            "--short",
+            "--engine",
+            "system",
+            "--music",
+            "none",
+            "-o",
+            str(target),
+        ],
+        obj=env,
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"wrote {target} (")
@@ -95,9 +109,13 @@ def test_wav_export_holds_exactly_the_rendered_samples(
     assert result.exit_code == 0, result.output
     routine = load_builtin("lower-back")
     session = build_session(
-        routine, Variant.SHORT, fake_env.speech(fake_env.settings(None, None, None))
+        routine,
+        Variant.SHORT,
+        fake_env.speech(fake_env.settings()),
+        music=resolve("surf"),
+        target_lufs=TARGET_LUFS - codec_gain_db(".wav"),
     )
-    expected = np.concatenate(list(render(session.timeline, session.speech.clip, session.chime)))
+    expected = np.concatenate(list(render(session.timeline, session.mix)))
     raw = target.read_bytes()
     data = raw[raw.index(b"data") + 8 :]
     written = np.frombuffer(data, dtype="<i2").reshape(-1, CHANNELS)

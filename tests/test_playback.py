@@ -20,6 +20,7 @@ from tests.conftest import DATA
 from tests.helpers import NoiseEngine
 from tests.sound import PulseServer, alsa_env, file_device_env, read_raw
 from voiceguide.audio import ms_to_frames
+from voiceguide.mix import plan_mix
 from voiceguide.outputs import AlsaOutput
 from voiceguide.player import Command, Player
 from voiceguide.render import render
@@ -147,12 +148,13 @@ def test_real_time_pause_silences_within_150ms_and_resume_continues(
         monkeypatch.setenv(key, value)
     timeline, clip = _noise_session()
     chime = load_chime()
-    reference = np.concatenate(list(render(timeline, lambda _: clip, chime)))[:, 0] / 32768
+    mix = plan_mix(timeline, lambda _: clip, chime)
+    reference = np.concatenate(list(render(timeline, mix)))[:, 0] / 32768
     output = AlsaOutput("default")
     controls = WallControls([(2.5, Command.PAUSE), (3.5, Command.PAUSE)])
     player = Player(
         timeline,
-        lambda frame: render(timeline, lambda _: clip, chime, start_frame=frame),
+        lambda frame: render(timeline, mix, start_frame=frame),
         output,
         controls=controls,
     )

@@ -15,6 +15,8 @@ from voiceguide.audio import Block, ms_to_frames
 from voiceguide.cli import _status_line, app
 from voiceguide.env import Environment
 from voiceguide.errors import ExitCode
+from voiceguide.mix import plan_mix
+from voiceguide.music import resolve
 from voiceguide.outputs import AudioOutput
 from voiceguide.player import Command, Interrupted, Player, Status, Tones
 from voiceguide.render import render
@@ -71,7 +73,9 @@ def session() -> tuple[Timeline, np.ndarray]:
     routine = load_routine_file(DATA / "golden" / "cues.toml")
     chime = load_chime()
     timeline = compile_timeline(routine, Variant.FULL, fake_measure, chime_ms=chime.duration_ms)
-    reference = np.concatenate(list(render(timeline, FakeEngine().synthesize, chime)))
+    reference = np.concatenate(
+        list(render(timeline, plan_mix(timeline, FakeEngine().synthesize, chime)))
+    )
     return timeline, reference
 
 
@@ -84,8 +88,10 @@ def make_player(
     clock = FakeClock()
     statuses: list[Status] = []
 
+    mix = plan_mix(timeline, engine.synthesize, chime)
+
     def blocks_from(frame: int) -> Iterator[Block]:
-        return render(timeline, engine.synthesize, chime, start_frame=frame)
+        return render(timeline, mix, start_frame=frame)
 
     controls = ScriptedControls(output, clock, script)
     player = Player(
@@ -266,7 +272,7 @@ def test_cli_ctrl_c_saves_the_resume_point_and_resume_starts_there(
     from voiceguide.session import build_session
 
     routine = load_builtin("lower-back")
-    speech = fake_env.speech(fake_env.settings(None, None, None))
+    speech = fake_env.speech(fake_env.settings())
     timeline = build_session(routine, Variant.SHORT, speech).timeline
     step3 = timeline.steps[2]
     outputs: list[FakeOutput] = []
@@ -289,7 +295,9 @@ def test_cli_ctrl_c_saves_the_resume_point_and_resume_starts_there(
     resumed = runner.invoke(app, ["play", "lower-back", "--short", "--resume"], obj=env)
     assert resumed.exit_code == 0, resumed.output
     assert resumed.stdout.startswith("finished Lower-back self-massage (short")
-    expected = build_session(routine, Variant.SHORT, speech, start_step=3)
+    expected = build_session(
+        routine, Variant.SHORT, speech, start_step=3, music=resolve(routine.music or "none")
+    )
     reference = np.concatenate(list(expected.blocks()))
     assert np.array_equal(outputs[-1].audio(), reference)
     # The resumed session opens with the title and safety notes, then step 3.
@@ -305,17 +313,31 @@ def test_cli_plays_the_same_samples_as_export(
 
     output = FakeOutput(LATENCY)
     env = replace(fake_env, open_output=lambda b, d: output, state_dir=tmp_path)
-    played = runner.invoke(app, ["play", "lower-back", "--short", "--lead-in", "10"], obj=env)
+    played = runner.invoke(app, ["play", "lower-back", "--short"], obj=env)
     assert played.exit_code == 0, played.output
     wav = tmp_path / "s.wav"
     exported = runner.invoke(app, ["export", "lower-back", "--short", "-o", str(wav)], obj=env)
     assert exported.exit_code == 0
     raw = wav.read_bytes()
     samples = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<i2").reshape(-1, 2)
-    heard = output.audio()
-    # The lead-in adds 10 s before the session proper; the rest is identical.
-    assert len(heard) == len(samples) + ms_to_frames(10_000)
-    assert np.array_equal(heard[ms_to_frames(10_000) :], samples)
+    assert np.array_equal(output.audio(), samples)
+
+
+def test_cli_lead_in_comes_before_the_session(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    from dataclasses import replace
+
+    outputs = [FakeOutput(LATENCY), FakeOutput(LATENCY)]
+    env = replace(fake_env, open_output=lambda b, d: outputs.pop(0), state_dir=tmp_path)
+    plain, led = outputs
+    args = ["play", "lower-back", "--short", "--music", "none"]
+    assert runner.invoke(app, args, obj=env).exit_code == 0
+    assert runner.invoke(app, [*args, "--lead-in", "10"], obj=env).exit_code == 0
+    # 10 s more, and the invitation is heard in the first seconds, before the title.
+    assert len(led.audio()) == len(plain.audio()) + ms_to_frames(10_000)
+    first_sound = np.flatnonzero(np.abs(led.audio()[:, 0]) > 100)[0]
+    assert first_sound < ms_to_frames(1_000)
 
 
 def test_bad_lead_in_is_a_usage_error(runner: CliRunner, fake_env: Environment) -> None:

@@ -5,7 +5,8 @@ import numpy as np
 from tests.conftest import DATA
 from tests.helpers import FakeEngine, fake_measure
 from voiceguide.audio import CHANNELS, SAMPLE_RATE, ms_to_frames
-from voiceguide.render import BLOCK_MS, prepare, render, total_frames
+from voiceguide.mix import plan_mix, prepare
+from voiceguide.render import BLOCK_MS, render, total_frames
 from voiceguide.routine import Variant, load_routine_file
 from voiceguide.session import load_chime
 from voiceguide.speech.base import Clip
@@ -17,7 +18,8 @@ def _session(block_ms: int = BLOCK_MS) -> tuple[object, np.ndarray]:
     chime = load_chime()
     timeline = compile_timeline(routine, Variant.SHORT, fake_measure, chime_ms=chime.duration_ms)
     engine = FakeEngine()
-    blocks = list(render(timeline, engine.synthesize, chime, block_ms=block_ms))
+    mix = plan_mix(timeline, engine.synthesize, chime)
+    blocks = list(render(timeline, mix, block_ms=block_ms))
     return timeline, blocks
 
 
@@ -73,7 +75,11 @@ def test_rendering_from_any_frame_gives_the_same_samples() -> None:
     chime = load_chime()
     for start in (1, 35_280, 123_457, len(whole) - 10):
         tail = np.concatenate(
-            list(render(timeline, FakeEngine().synthesize, chime, start_frame=start))  # type: ignore[arg-type]
+            list(
+                render(
+                    timeline, plan_mix(timeline, FakeEngine().synthesize, chime), start_frame=start
+                )
+            )  # type: ignore[arg-type]
         )
         assert np.array_equal(tail, whole[start:]), start
     assert routine.title

@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -24,6 +24,7 @@ from voiceguide.errors import Diagnostic, ExitCode, VoiceguideError
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
 
 if TYPE_CHECKING:
+    from voiceguide.config import Settings
     from voiceguide.player import Status
     from voiceguide.routine import Routine
     from voiceguide.session import Session
@@ -143,9 +144,39 @@ Voice = Annotated[
         help="piper: a voice .onnx file; system: an espeak-ng voice or language (en-gb).",
     ),
 ]
+Music = Annotated[
+    str | None,
+    typer.Option(
+        "--music",
+        help="Music bed: a built-in ambience (see `voiceguide music`), a file, or none.",
+    ),
+]
+MusicVolume = Annotated[
+    float | None,
+    typer.Option(
+        "--music-volume",
+        help="The bed's level in holds, in dB relative to the voice [default: -12].",
+        min=-40.0,
+        max=0.0,
+    ),
+]
 RoutineArg = Annotated[
     str, typer.Argument(help="A built-in routine name (see `list`) or a routine .toml file.")
 ]
+
+
+def _music(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
+    """Return the music file and volume: command line, then routine, then config file."""
+    from voiceguide import music
+
+    volume = float(settings.music_volume.value)
+    if settings.music.source == "command line":
+        return music.resolve(str(settings.music.value)), volume
+    if routine.music is not None:
+        return music.resolve(routine.music, routine.folder), volume
+    if settings.music.value is not None:
+        return music.resolve(str(settings.music.value)), volume
+    return None, volume
 
 
 def _session(
@@ -154,17 +185,26 @@ def _session(
     *,
     short: bool,
     minutes: float | None,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
+    target_lufs: float | None = None,
+    **options: Any,
 ) -> Session:
+    from voiceguide.mix import TARGET_LUFS
     from voiceguide.session import build_session
 
     loaded = find_routine(routine)
     variant = Variant.SHORT if short else Variant.FULL
     env = _env(ctx)
-    speech = env.speech(env.settings(engine, voice, rate))
-    session = build_session(loaded, variant, speech, minutes=minutes)
+    settings = env.settings(**options)
+    music, volume = _music(settings, loaded)
+    session = build_session(
+        loaded,
+        variant,
+        env.speech(settings),
+        minutes=minutes,
+        music=music,
+        music_volume_db=volume,
+        target_lufs=TARGET_LUFS if target_lufs is None else target_lufs,
+    )
     _warn(session.timeline.warnings)
     return session
 
@@ -182,7 +222,7 @@ def list_routines(ctx: typer.Context) -> None:
 
     chime = load_chime()
     env = _env(ctx)
-    settings = env.settings(None, None, None)
+    settings = env.settings()
     speech = env.speech(settings)
     rows = []
     for name in builtin_names():
@@ -262,17 +302,30 @@ def export(
     engine: Engine = None,
     voice: Voice = None,
     rate: Rate = None,
+    music: Music = None,
+    music_volume: MusicVolume = None,
 ) -> None:
     """Export a session to an audio file (MP3 or WAV, by extension)."""
+    from voiceguide.export import check_target, codec_gain_db
     from voiceguide.export import export as export_file
-    from voiceguide.export import format_of
+    from voiceguide.mix import TARGET_LUFS
     from voiceguide.render import total_frames
 
     variant = "short" if short else "full"
     target = output if output is not None else Path(f"{Path(routine).stem}-{variant}.mp3")
-    format_of(target)  # a bad extension is an error before any work
+    suffix = check_target(target)  # a bad extension or folder is an error before any work
     session = _session(
-        ctx, routine, short=short, minutes=minutes, engine=engine, voice=voice, rate=rate
+        ctx,
+        routine,
+        short=short,
+        minutes=minutes,
+        # Aim the mix so the file, once encoded, measures the target.
+        target_lufs=TARGET_LUFS - codec_gain_db(suffix),
+        engine=engine,
+        voice=voice,
+        rate=rate,
+        music=music,
+        music_volume=music_volume,
     )
     timeline = session.timeline
     metadata = {
@@ -320,6 +373,18 @@ def voices(ctx: typer.Context) -> None:
         )
 
 
+@app.command("music")
+@guarded
+def music_list(ctx: typer.Context) -> None:
+    """List the built-in ambiences for --music."""
+    from voiceguide.music import BUILTIN
+
+    width = max(len(name) for name in BUILTIN)
+    for name, description in BUILTIN.items():
+        typer.echo(f"{name:<{width}}  {description}")
+    typer.echo(f"{'none':<{width}}  no music")
+
+
 @app.command()
 @guarded
 def config(
@@ -327,14 +392,17 @@ def config(
     engine: Engine = None,
     voice: Voice = None,
     rate: Rate = None,
+    music: Music = None,
+    music_volume: MusicVolume = None,
 ) -> None:
     """Show each setting in force and where it comes from."""
-    settings = _env(ctx).settings(engine, voice, rate)
+    settings = _env(ctx).settings(engine, voice, rate, music, music_volume)
     exists = "" if settings.path.exists() else " (not there yet)"
     typer.echo(f"config file: {settings.path}{exists}")
     for name, setting in settings.items():
-        value = "(engine default)" if setting.value is None else str(setting.value)
-        typer.echo(f"{name:<7} {value:<24} {setting.source}")
+        empty = "(engine default)" if name == "voice" else "(none)"
+        value = empty if setting.value is None else str(setting.value)
+        typer.echo(f"{name:<12} {value:<24} {setting.source}")
 
 
 def _routine_key(routine: Routine) -> str:
@@ -414,6 +482,8 @@ def play(
     engine: Engine = None,
     voice: Voice = None,
     rate: Rate = None,
+    music: Music = None,
+    music_volume: MusicVolume = None,
     backend: Annotated[
         str,
         typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
@@ -423,8 +493,8 @@ def play(
     ] = "default",
 ) -> None:
     """Play a session hands-free: space pauses, n/→ next step, b/← back, q quits."""
+    from voiceguide.mix import prepare
     from voiceguide.player import Interrupted, Player, Tones, tone_block
-    from voiceguide.render import prepare
     from voiceguide.session import build_session, load_asset
 
     env = _env(ctx)
@@ -441,7 +511,9 @@ def play(
         else:
             start_step = saved
     lead_in_ms = _parse_lead_in(lead_in)
-    speech = env.speech(env.settings(engine, voice, rate))
+    settings = env.settings(engine, voice, rate, music, music_volume)
+    music_path, volume = _music(settings, loaded)
+    speech = env.speech(settings)
     output = env.open_output(backend, device)  # no sound device: say so before any work
     try:
         session = build_session(
@@ -452,6 +524,8 @@ def play(
             lead_in_ms=lead_in_ms,
             skip_intro=skip_intro,
             start_step=start_step,
+            music=music_path,
+            music_volume_db=volume,
         )
         timeline = session.timeline
         _warn(timeline.warnings)

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import ConfigError, Diagnostic
+from voiceguide.music import DEFAULT_VOLUME_DB
 from voiceguide.speech import DEFAULT_RATE_WPM
 from voiceguide.tomlpos import TomlPositions
 
-KEYS = ("engine", "voice", "rate")
+KEYS = ("engine", "voice", "rate", "music", "music_volume")
 
 
 def default_config_path() -> Path:
@@ -42,11 +43,19 @@ class Settings:
     engine: Setting
     voice: Setting
     rate: Setting
+    music: Setting
+    music_volume: Setting
     path: Path
 
     def items(self) -> list[tuple[str, Setting]]:
         """Return (name, setting) pairs in display order."""
-        return [("engine", self.engine), ("voice", self.voice), ("rate", self.rate)]
+        return [
+            ("engine", self.engine),
+            ("voice", self.voice),
+            ("rate", self.rate),
+            ("music", self.music),
+            ("music_volume", self.music_volume),
+        ]
 
 
 def _load(path: Path) -> dict[str, tuple[Any, int]]:
@@ -100,6 +109,18 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
                     source, line(key), "rate must be a whole number of words per minute, 60 to 400"
                 )
             )
+        elif key == "music" and not (isinstance(value, str) and value.strip()):
+            problems.append(
+                Diagnostic(
+                    source, line(key), 'music must be a built-in name, a file path or "none"'
+                )
+            )
+        elif key == "music_volume" and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not -40 <= value <= 0
+        ):
+            problems.append(
+                Diagnostic(source, line(key), "music_volume must be a number of dB from -40 to 0")
+            )
         else:
             values[key] = (value, line(key))
     if problems:
@@ -133,4 +154,6 @@ def resolve(options: Mapping[str, Any], path: Path | None = None) -> Settings:
         # A voice in the config file belongs to the engine configured there.
         voice = Setting(None, "default (the engine's own)")
     rate = pick("rate", DEFAULT_RATE_WPM, "default")
-    return Settings(engine, voice, rate, path)
+    music = pick("music", None, "default (the routine's, or none)")
+    volume = pick("music_volume", DEFAULT_VOLUME_DB, "default")
+    return Settings(engine, voice, rate, music, volume, path)

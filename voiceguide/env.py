@@ -47,11 +47,25 @@ class Environment:
     open_output: OutputFactory = _open_output
     workers: int = 0  # processes for synthesis; 0: one per core
 
-    def settings(self, engine: str | None, voice: str | None, rate: int | None) -> Settings:
+    def settings(
+        self,
+        engine: str | None = None,
+        voice: str | None = None,
+        rate: int | None = None,
+        music: str | None = None,
+        music_volume: float | None = None,
+    ) -> Settings:
         """Return the settings in force: these options over the config file over defaults."""
         from voiceguide.config import resolve
 
-        return resolve({"engine": engine, "voice": voice, "rate": rate}, self.config_path)
+        options = {
+            "engine": engine,
+            "voice": voice,
+            "rate": rate,
+            "music": music,
+            "music_volume": music_volume,
+        }
+        return resolve(options, self.config_path)
 
     def speech(self, settings: Settings) -> SpeechLibrary:
         """Return a speech library for the settings, backed by the clip cache."""

@@ -81,6 +81,13 @@ class Routine:
     safety: str = ""
     intro: str = ""
     outro: str = ""
+    music: str | None = None  # a built-in ambience, a path relative to the routine, or "none"
+    music_line: int | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        """Return the routine file's folder (None for a built-in)."""
+        return None if self.source.startswith("<built-in") else Path(self.source).parent
 
     def steps_of(self, variant: Variant) -> tuple[Step, ...]:
         """Return the steps a variant includes, in the variant's order."""
@@ -98,6 +105,7 @@ _TOP_KEYS = {
     "outro",
     "variants",
     "steps",
+    "music",
 }
 _STEP_KEYS = {"id", "title", "text", "duration", "cues"}
 _SPOKEN_KEYS = {"safety", "intro", "outro", "text"}  # where [pause 3s] markers may appear
@@ -214,6 +222,7 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
     safety = check.text(data, "safety", (), required=False)
     intro = check.text(data, "intro", (), required=False)
     outro = check.text(data, "outro", (), required=False)
+    music = check.text(data, "music", (), required=False) or None
     category = check.text(data, "category", (), required=False) or "other"
     if category not in CATEGORIES:
         check.fail(
@@ -237,6 +246,8 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
         steps=tuple(steps),
         variants=variants,
         source=source,
+        music=music,
+        music_line=check.line(("music",)),
     )
 
 

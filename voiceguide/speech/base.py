@@ -137,6 +137,10 @@ class SpeechLibrary:
             self.cache.put(self.cache.key(self.engine.identity, text), clip)
         self._durations[text] = clip.duration_ms
 
+    def cache_key(self, text: str) -> str | None:
+        """Return the cache key of text's clip (None without a cache)."""
+        return None if self.cache is None else self.cache.key(self.engine.identity, text)
+
     def cached_duration_ms(self, text: str) -> int | None:
         """Return the length of text's clip if it is known or cached; never synthesize."""
         if text in self._durations:

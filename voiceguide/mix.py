@@ -1,0 +1,378 @@
+"""Plan the mix: level every clip, place the music bed, and set the session's loudness.
+
+The renderer streams, so levels are planned before the first block: each
+clip's K-weighted energy (cached beside the clip) is placed where the clip
+sits in the timeline, with the music bed under its ducking envelope, and the
+integrated loudness of the whole mix is predicted (ITU-R BS.1770 gating). One
+gain then brings the session to the target, and a true-peak limiter keeps
+every clip under the ceiling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from voiceguide import levels
+from voiceguide.audio import SAMPLE_RATE, ms_to_frames
+from voiceguide.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
+from voiceguide.speech.base import Clip
+from voiceguide.timeline import Kind, Timeline
+
+TARGET_LUFS = -16.0  # spoken-word podcasts
+# The mix's true-peak ceiling, 0.5 dB under the -1 dBTP spec to leave room for
+# the MP3 encoder. Spoken lines are limited to this less the bed's peak under them.
+CEILING_DBTP = -1.5
+VOICE_REFERENCE_LUFS = -23.0  # every clip is levelled to this before the session gain
+CHIME_BELOW_VOICE_DB = 8.0
+FADE_IN_MS = 5
+FADE_OUT_MS = 15
+WINDOW_FRAMES = 441  # 10 ms: the resolution of the energy profiles
+ANALYSIS_VERSION = 4
+LOSS_STEP_DB = 2.0  # the limiter's loudness loss is measured every 2 dB of overshoot
+LOSS_STEPS = 10  # up to 18 dB over the ceiling
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def prepare(clip: Clip) -> FloatArray:
+    """Return a clip as float samples at the session rate, faded at both ends.
+
+    Resampling uses a windowed-sinc polyphase filter, not pydub's (audioop's linear
+    interpolation leaves mirror images above the voice's band, which sound
+    harsh, count towards loudness and are then cut by the MP3 encoder's
+    low-pass, making MP3s measure 0.45 LU quieter than the WAV). pydub does
+    the fades.
+    """
+    from pydub import AudioSegment  # imported late: the CLI's --help stays instant
+
+    if len(clip.samples) == 0:
+        return np.zeros(0, dtype=np.float32)
+    samples = clip.samples
+    if clip.sample_rate != SAMPLE_RATE:
+        if SAMPLE_RATE % clip.sample_rate == 0:  # 22.05 kHz voices: the usual case
+            resampled = levels.upsample(samples.astype(np.float64), SAMPLE_RATE // clip.sample_rate)
+        else:
+            from scipy.signal import resample_poly
+
+            common = math.gcd(SAMPLE_RATE, clip.sample_rate)
+            resampled = resample_poly(
+                samples.astype(np.float64), SAMPLE_RATE // common, clip.sample_rate // common
+            )
+        samples = np.clip(np.round(resampled), -32768, 32767).astype(np.int16)
+    segment = AudioSegment(
+        data=samples.astype("<i2").tobytes(),
+        sample_width=2,
+        frame_rate=SAMPLE_RATE,
+        channels=1,
+    )
+    segment = segment.fade_in(FADE_IN_MS).fade_out(FADE_OUT_MS)
+    faded = np.frombuffer(segment.raw_data, dtype="<i2")
+    return (faded.astype(np.float32) / 32768.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the planner needs to know about a prepared mono clip."""
+
+    loudness_lufs: float  # as a mono signal
+    true_peak: float  # linear
+    energy: npt.NDArray[np.float64]  # K-weighted squared samples per 10 ms window
+    # The share of the K-weighted energy left after limiting, when the clip's
+    # true peak is 0, 2, 4, ... dB over the ceiling.
+    kept_after_limit: tuple[float, ...] = (1.0,)
+
+    def kept(self, overshoot_db: float) -> float:
+        """Return the energy share the limiter leaves for a peak overshoot_db over the ceiling."""
+        if overshoot_db <= 0:
+            return 1.0
+        steps = np.arange(len(self.kept_after_limit)) * LOSS_STEP_DB
+        return float(np.interp(overshoot_db, steps, self.kept_after_limit))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "version": ANALYSIS_VERSION,
+                "loudness_lufs": self.loudness_lufs,
+                "true_peak": self.true_peak,
+                "energy": [float(e) for e in self.energy],
+                "kept_after_limit": list(self.kept_after_limit),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Analysis | None:
+        try:
+            data = json.loads(text)
+            if data.get("version") != ANALYSIS_VERSION:
+                return None
+            return cls(
+                float(data["loudness_lufs"]),
+                float(data["true_peak"]),
+                np.asarray(data["energy"], dtype=np.float64),
+                tuple(float(k) for k in data["kept_after_limit"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+
+def analyse(audio: FloatArray) -> Analysis:
+    """Measure a prepared mono clip, and how much loudness limiting would cost it."""
+    if len(audio) == 0:
+        return Analysis(-math.inf, 0.0, np.zeros(0))
+    weighted = levels.k_weight(audio, SAMPLE_RATE)
+    squares = weighted**2
+    total = float(np.sum(squares)) or 1.0
+    peaks = levels.peak_envelope(audio)
+    peak = float(peaks.max())
+    kept = [1.0]
+    for step in range(1, LOSS_STEPS):
+        ceiling = peak / levels.from_db(step * LOSS_STEP_DB)
+        gain = levels.limiter_gain(peaks, ceiling, SAMPLE_RATE)
+        # The gain changes slowly (10 ms), so it may be applied after the K-weighting.
+        kept.append(float(np.sum(squares * gain**2)) / total)
+    return Analysis(
+        levels.loudness(audio, SAMPLE_RATE),
+        peak,
+        levels.sub_block_energies(squares, WINDOW_FRAMES),
+        tuple(kept),
+    )
+
+
+class AnalysisCache:
+    """Analyses stored as JSON beside the clip cache's WAV files."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path | None:
+        return None if self.root is None else self.root / key[:2] / f"{key}.analysis.json"
+
+    def get(self, key: str) -> Analysis | None:
+        path = self._path(key)
+        if path is None:
+            return None
+        try:
+            return Analysis.from_json(path.read_text())
+        except OSError:
+            return None
+
+    def put(self, key: str, analysis: Analysis) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{id(analysis)}.tmp")
+            tmp.write_text(analysis.to_json())
+            tmp.replace(path)
+        except OSError:
+            pass  # an unwritable cache only costs speed
+
+
+@dataclass(frozen=True)
+class Bed:
+    """A music loop with its gain and ducking envelope."""
+
+    loop: FloatArray  # frames x 2
+    gain: float  # linear, the session gain included
+    envelope: Envelope
+
+    def block(self, start: int, count: int) -> FloatArray:
+        """Return the bed for frames start..start+count, enveloped."""
+        out = np.empty((count, self.loop.shape[1]), dtype=np.float32)
+        done = 0
+        while done < count:  # copy whole stretches of the loop, wrapping at its end
+            offset = (start + done) % len(self.loop)
+            take = min(count - done, len(self.loop) - offset)
+            out[done : done + take] = self.loop[offset : offset + take]
+            done += take
+        frames = np.arange(start, start + count, dtype=np.float64)
+        gain = (self.envelope.gain(frames) * self.gain).astype(np.float32)
+        out *= gain[:, None]
+        return out
+
+
+class Mix:
+    """Everything the renderer needs: final clip audio, the chime, the bed."""
+
+    def __init__(
+        self,
+        speech: Callable[[str], Clip],
+        *,
+        gains: dict[str, float],
+        peaks: dict[str, float],
+        chime: FloatArray,
+        bed: Bed | None,
+        predicted_lufs: float,
+        ceiling: float = 1.0,
+    ) -> None:
+        self._speech = speech
+        self.gains = gains  # final linear gain per text
+        self._peaks = peaks  # true peak per text at unity gain
+        self.chime = chime
+        self.bed = bed
+        self.predicted_lufs = predicted_lufs
+        self.ceiling = ceiling  # linear true-peak limit for spoken lines and chimes
+        self._ready: OrderedDict[str, FloatArray] = OrderedDict()
+
+    def voice(self, text: str) -> FloatArray:
+        """Return a spoken line ready to mix: levelled, gained, and limited if needed."""
+        if text in self._ready:
+            self._ready.move_to_end(text)
+            return self._ready[text]
+        gain = self.gains[text]
+        audio = (prepare(self._speech(text)) * gain).astype(np.float32)
+        if self._peaks[text] * gain > self.ceiling:
+            audio = levels.limit(audio, self.ceiling, SAMPLE_RATE)
+        self._ready[text] = audio
+        if len(self._ready) > 16:
+            self._ready.popitem(last=False)  # keep memory bounded in long sessions
+        return audio
+
+
+def _bed_analysis(
+    loop: FloatArray, analyses: AnalysisCache
+) -> tuple[float, npt.NDArray[np.float64]]:
+    """Return a loop's loudness and its K-weighted energy per 10 ms (both channels summed)."""
+    key = "bed-" + hashlib.sha256(loop.tobytes()).hexdigest()
+    cached = analyses.get(key)
+    if cached is not None:
+        return cached.loudness_lufs, cached.energy
+    # Filter two periods and keep the second, so the loop is measured in its steady state.
+    twice = np.concatenate([loop, loop])
+    weighted = levels.k_weight(twice, SAMPLE_RATE)[len(loop) :] ** 2
+    stereo = weighted.sum(axis=1)
+    loudness = levels.energy_to_lufs(float(np.mean(stereo)))
+    energy = levels.sub_block_energies(stereo, WINDOW_FRAMES)
+    analyses.put(key, Analysis(loudness, float(np.max(np.abs(loop))), energy))
+    return loudness, energy
+
+
+def plan_mix(
+    timeline: Timeline,
+    speech: Callable[[str], Clip],
+    chime: Clip,
+    *,
+    bed_loop: FloatArray | None = None,
+    music_volume_db: float = DEFAULT_VOLUME_DB,
+    cache_key: Callable[[str], str | None] | None = None,
+    analyses: AnalysisCache | None = None,
+    target_lufs: float = TARGET_LUFS,
+) -> Mix:
+    """Plan levels so the finished session measures target_lufs integrated."""
+    analyses = analyses if analyses is not None else AnalysisCache(None)
+    texts = timeline.spoken_texts()
+    found: dict[str, Analysis] = {}
+    for text in texts:
+        key = cache_key(text) if cache_key is not None else None
+        analysis = analyses.get(key) if key is not None else None
+        if analysis is None:
+            analysis = analyse(prepare(speech(text)))
+            if key is not None:
+                analyses.put(key, analysis)
+        found[text] = analysis
+    chime_audio = prepare(chime)
+    chime_key = "chime-" + hashlib.sha256(chime_audio.tobytes()).hexdigest()
+    chime_analysis = analyses.get(chime_key)
+    if chime_analysis is None:
+        chime_analysis = analyse(chime_audio)
+        analyses.put(chime_key, chime_analysis)
+
+    # Level every clip to the same loudness first: no step louder than another.
+    level = {
+        text: levels.from_db(VOICE_REFERENCE_LUFS - a.loudness_lufs)
+        if math.isfinite(a.loudness_lufs)
+        else 1.0
+        for text, a in found.items()
+    }
+    chime_gain = levels.from_db(
+        VOICE_REFERENCE_LUFS - CHIME_BELOW_VOICE_DB - chime_analysis.loudness_lufs
+    )
+    bed: Bed | None = None
+    bed_energy: npt.NDArray[np.float64] | None = None
+    if bed_loop is not None:
+        bed_lufs, stereo_energy = _bed_analysis(bed_loop, analyses)
+        bed_gain = levels.from_db(VOICE_REFERENCE_LUFS + music_volume_db - bed_lufs)
+        loop_peak = float(np.max(np.abs(bed_loop))) or 1.0
+        # Never so loud that the bed alone peaks near the ceiling (a very peaky file).
+        bed_gain = min(bed_gain, levels.from_db(VOICE_REFERENCE_LUFS + 10) / loop_peak)
+        bed = Bed(bed_loop, bed_gain, plan_envelope(timeline))
+        bed_energy = stereo_energy * bed_gain**2
+
+    # Predict the mix's loudness from 10 ms energy windows placed on the timeline,
+    # then find the one session gain that brings it to the target, allowing for
+    # what the limiter will take from clips pushed over the ceiling.
+    windows = math.ceil(ms_to_frames(timeline.total_ms) / WINDOW_FRAMES) + 1
+    bed_part = np.zeros(windows)
+    if bed is not None and bed_energy is not None:
+        centres = (np.arange(windows, dtype=np.float64) + 0.5) * WINDOW_FRAMES
+        envelope = bed.envelope.gain(centres) ** 2
+        bed_part = bed_energy[np.arange(windows) % len(bed_energy)] * envelope
+
+    def ceiling_at(session_db: float) -> float:
+        """The true-peak limit for a spoken line: the mix's ceiling less the ducked bed's peak."""
+        ceiling = levels.from_db(CEILING_DBTP)
+        if bed is not None:
+            ducked = loop_peak * bed.gain * levels.from_db(session_db - DUCK_DB)
+            ceiling -= ducked * 1.1  # the loop's sample peak, plus a margin for inter-sample peaks
+        return max(ceiling, levels.from_db(CEILING_DBTP - 12))
+
+    def predict(session_db: float) -> float:
+        ceiling_db = levels.to_db(ceiling_at(session_db))
+        energy = bed_part * levels.from_db(session_db) ** 2
+        for segment in timeline.segments:
+            if segment.kind is Kind.SILENCE:
+                continue
+            if segment.kind is Kind.CHIME:
+                analysis, gain = chime_analysis, chime_gain
+            else:
+                analysis, gain = found[segment.text], level[segment.text]
+            final_db = levels.to_db(gain) + session_db
+            share = analysis.kept(levels.to_db(analysis.true_peak) + final_db - ceiling_db)
+            first = ms_to_frames(segment.start_ms) // WINDOW_FRAMES
+            profile = analysis.energy
+            count = min(len(profile), windows - first)
+            # A mono clip plays on both channels: twice the energy.
+            energy[first : first + count] += (
+                2 * levels.from_db(final_db) ** 2 * share * profile[:count]
+            )
+        per_sub_block = 10  # ten 10 ms windows make one 100 ms sub-block
+        usable = windows // per_sub_block * per_sub_block
+        sub_blocks = energy[:usable].reshape(-1, per_sub_block).sum(axis=1)
+        return levels.gated_loudness(sub_blocks, WINDOW_FRAMES * per_sub_block)
+
+    session_db = 0.0
+    predicted = predict(session_db)
+    for _ in range(8):
+        if not math.isfinite(predicted) or abs(target_lufs - predicted) < 0.02:
+            break
+        session_db += target_lufs - predicted
+        predicted = predict(session_db)
+    session_gain = levels.from_db(session_db)
+
+    gains = {text: level[text] * session_gain for text in texts}
+    peaks = {text: found[text].true_peak for text in texts}
+    ceiling = ceiling_at(session_db)
+    final_chime = (chime_audio * chime_gain * session_gain).astype(np.float32)
+    if levels.true_peak(final_chime) > ceiling:
+        final_chime = levels.limit(final_chime, ceiling, SAMPLE_RATE)
+    if bed is not None:
+        bed = Bed(bed.loop, bed.gain * session_gain, bed.envelope)
+    return Mix(
+        speech,
+        gains=gains,
+        peaks=peaks,
+        chime=final_chime,
+        bed=bed,
+        predicted_lufs=predicted,
+        ceiling=ceiling,
+    )
