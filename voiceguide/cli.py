@@ -20,7 +20,7 @@ import typer
 from voiceguide import __version__
 from voiceguide.durations import format_clock
 from voiceguide.env import Environment
-from voiceguide.errors import Diagnostic, ExitCode, VoiceguideError
+from voiceguide.errors import Diagnostic, ExitCode, OutputError, UsageError, VoiceguideError
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ def _session(
     minutes: float | None,
     target_lufs: float | None = None,
     **options: Any,
-) -> Session:
+) -> tuple[Routine, Session]:
     from voiceguide.mix import TARGET_LUFS
     from voiceguide.session import build_session
 
@@ -206,7 +206,7 @@ def _session(
         target_lufs=TARGET_LUFS if target_lufs is None else target_lufs,
     )
     _warn(session.timeline.warnings)
-    return session
+    return loaded, session
 
 
 @app.command("list")
@@ -262,9 +262,10 @@ def show(
     rate: Rate = None,
 ) -> None:
     """Show the timeline of a session: each step's start and length."""
-    timeline = _session(
+    _, session = _session(
         ctx, routine, short=short, minutes=minutes, engine=engine, voice=voice, rate=rate
-    ).timeline
+    )
+    timeline = session.timeline
     if as_json:
         typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
         return
@@ -292,68 +293,170 @@ def show(
 @guarded
 def export(
     ctx: typer.Context,
-    routine: RoutineArg,
+    routines: Annotated[
+        list[str],
+        typer.Argument(help="Built-in routine names (see `list`) or routine .toml files."),
+    ],
     short: Short = False,
+    all_variants: Annotated[
+        bool, typer.Option("--all-variants", help="Export both the short and the full version.")
+    ] = False,
     minutes: Minutes = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Output file (.mp3 or .wav).", dir_okay=False),
+    output_arg: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Output file, or a folder (ending in /) for several sessions.",
+        ),
     ] = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="mp3, m4a, m4b, ogg, opus, flac or wav [default: by extension]."
+        ),
+    ] = None,
+    bitrate: Annotated[
+        str | None,
+        typer.Option("--bitrate", help="For lossy formats, e.g. 128k [default: per format]."),
+    ] = None,
+    transcript: Annotated[
+        bool, typer.Option("--transcript", help="Also write a WebVTT transcript beside it.")
+    ] = False,
+    chapter_list: Annotated[
+        bool, typer.Option("--chapters", help="Also write a chapter list (mm:ss Title).")
+    ] = False,
     engine: Engine = None,
     voice: Voice = None,
     rate: Rate = None,
     music: Music = None,
     music_volume: MusicVolume = None,
 ) -> None:
-    """Export a session to an audio file (MP3 or WAV, by extension)."""
-    from voiceguide.export import check_target, codec_gain_db
+    """Export sessions to audio files, with tags and a chapter per step."""
+    import datetime
+
+    from voiceguide.export import FORMATS, check_target, codec_gain_db, write_text
     from voiceguide.export import export as export_file
     from voiceguide.mix import TARGET_LUFS
     from voiceguide.render import total_frames
+    from voiceguide.tags import chapter_list as list_chapters
+    from voiceguide.tags import tags_for, webvtt
 
-    variant = "short" if short else "full"
-    target = output if output is not None else Path(f"{Path(routine).stem}-{variant}.mp3")
-    suffix = check_target(target)  # a bad extension or folder is an error before any work
-    session = _session(
-        ctx,
-        routine,
-        short=short,
-        minutes=minutes,
-        # Aim the mix so the file, once encoded, measures the target.
-        target_lufs=TARGET_LUFS - codec_gain_db(suffix),
-        engine=engine,
-        voice=voice,
-        rate=rate,
-        music=music,
-        music_volume=music_volume,
+    variants = (
+        [Variant.SHORT, Variant.FULL]
+        if all_variants
+        else [Variant.SHORT if short else Variant.FULL]
     )
-    timeline = session.timeline
-    metadata = {
-        "title": f"{timeline.title} ({timeline.variant})",
-        "artist": "voiceguide",
-        "album": "voiceguide",
-    }
-    frames = total_frames(timeline)
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, Progress, TimeRemainingColumn
+    jobs = [(routine, variant) for routine in routines for variant in variants]
+    default_suffix = "." + file_format.lower().lstrip(".") if file_format else ".mp3"
+    if default_suffix not in FORMATS:
+        check_target(Path("x" + default_suffix), file_format)  # raises the usage error
 
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            "[progress.percentage]{task.percentage:>3.0f}%",
-            TimeRemainingColumn(),
-            transient=True,
-        ) as bar:
-            task = bar.add_task(f"exporting {target.name}", total=frames)
-            export_file(
-                session.blocks(),
-                target,
-                metadata=metadata,
-                progress=lambda done: bar.update(task, completed=done),
-            )
+    def name(routine: str, variant: Variant) -> str:
+        return f"{Path(routine).stem}-{variant}{default_suffix}"
+
+    output = Path(output_arg) if output_arg else None
+    to_folder = bool(output_arg) and (
+        str(output_arg).endswith("/") or Path(str(output_arg)).is_dir()
+    )
+    if len(jobs) > 1 and output is not None and not to_folder:
+        raise UsageError(f"{output}: give a folder (ending in /) when exporting several sessions")
+    if output is not None and to_folder:
+        if not output.parent.is_dir():
+            raise OutputError(f"{output.parent}: no such folder; create it first")
+        output.mkdir(exist_ok=True)  # one new folder level, as `cp` would
+        targets = [output / name(routine, variant) for routine, variant in jobs]
+    elif output is not None:
+        targets = [output]
     else:
-        export_file(session.blocks(), target, metadata=metadata)
-    typer.echo(f"wrote {target} ({format_clock(timeline.total_ms)})")
+        targets = [Path(name(routine, variant)) for routine, variant in jobs]
+    suffixes = [check_target(target, file_format) for target in targets]
+
+    # Synthesis first, one session after another (speech engines are not
+    # thread-safe); then rendering and encoding, in parallel when there are several.
+    sessions = []
+    for (routine, variant), suffix in zip(jobs, suffixes, strict=True):
+        loaded, session = _session(
+            ctx,
+            routine,
+            short=variant is Variant.SHORT,
+            minutes=minutes,
+            # Aim the mix so the file, once encoded, measures the target.
+            target_lufs=TARGET_LUFS - codec_gain_db(suffix, bitrate),
+            engine=engine,
+            voice=voice,
+            rate=rate,
+            music=music,
+            music_volume=music_volume,
+        )
+        sessions.append((loaded, session))
+    year = datetime.date.today().year
+
+    def run(index: int, progress: Callable[[int], None] | None) -> None:
+        loaded, session = sessions[index]
+        target, suffix = targets[index], suffixes[index]
+        timeline = session.timeline
+        tags = tags_for(timeline, comment=loaded.safety or loaded.description, year=year)
+        export_file(
+            session.blocks(), target, tags=tags, suffix=suffix, bitrate=bitrate, progress=progress
+        )
+        if transcript:
+            write_text(target.with_suffix(".vtt"), webvtt(timeline))
+        if chapter_list:
+            write_text(target.with_suffix(".chapters.txt"), list_chapters(tags.chapters))
+
+    _run_exports(run, [t.name for t in targets], [total_frames(s.timeline) for _, s in sessions])
+    for target, (_, session) in zip(targets, sessions, strict=True):
+        extras = []
+        if transcript:
+            extras.append(target.with_suffix(".vtt").name)
+        if chapter_list:
+            extras.append(target.with_suffix(".chapters.txt").name)
+        also = f", with {' and '.join(extras)}" if extras else ""
+        typer.echo(f"wrote {target} ({format_clock(session.timeline.total_ms)}){also}")
+
+
+def _run_exports(
+    run: Callable[[int, Callable[[int], None] | None], None],
+    names: list[str],
+    frames: list[int],
+) -> None:
+    """Run export jobs, in parallel when there are several, with a progress bar each."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(len(names), os.cpu_count() or 1)
+
+    def all_jobs(progress_for: Callable[[int], Callable[[int], None] | None]) -> None:
+        if workers == 1:
+            for index in range(len(names)):
+                run(index, progress_for(index))
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run, index, progress_for(index)) for index in range(len(names))]
+            for future in futures:
+                future.result()
+
+    if not sys.stderr.isatty():
+        all_jobs(lambda _index: None)
+        return
+    from rich.progress import BarColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "[progress.percentage]{task.percentage:>3.0f}%",
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        tasks = [
+            bar.add_task(f"exporting {n}", total=f) for n, f in zip(names, frames, strict=True)
+        ]
+
+        def progress_for(index: int) -> Callable[[int], None]:
+            return lambda done: bar.update(tasks[index], completed=done)
+
+        all_jobs(progress_for)
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""The file sink: encode rendered blocks with ffmpeg and write them atomically."""
+"""The file sink: encode rendered blocks with ffmpeg, tag them, and write atomically."""
 
 from __future__ import annotations
 
@@ -9,80 +9,37 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voiceguide.audio import CHANNELS, SAMPLE_RATE, Block
 from voiceguide.errors import AudioError, OutputError, UsageError
+from voiceguide.tags import Tags, ffmetadata, write_tags
 
 FFMPEG_HINT = "install ffmpeg (sudo apt-get install ffmpeg), or run scripts/run"
-DEFAULT_BITRATE = "128k"
 
-# Encoder arguments by file extension.
-# Encoder and container by file extension.
-CODECS: dict[str, list[str]] = {
-    ".mp3": ["-c:a", "libmp3lame", "-f", "mp3"],
-    ".wav": ["-c:a", "pcm_s16le", "-f", "wav"],
+
+@dataclass(frozen=True)
+class Format:
+    """How to encode one kind of file."""
+
+    codec: tuple[str, ...]  # ffmpeg arguments: codec, container, rate
+    bitrate: str | None  # default bitrate; None for lossless formats
+    extras: tuple[str, ...] = ()  # only when writing the real file
+
+
+FORMATS: dict[str, Format] = {
+    ".mp3": Format(("-c:a", "libmp3lame", "-f", "mp3"), "128k", ("-write_xing", "1")),
+    ".m4a": Format(("-c:a", "aac", "-f", "mp4"), "128k", ("-movflags", "+faststart")),
+    ".m4b": Format(("-c:a", "aac", "-f", "ipod"), "128k", ("-movflags", "+faststart")),
+    ".ogg": Format(("-c:a", "libvorbis", "-f", "ogg"), "128k"),
+    ".opus": Format(("-c:a", "libopus", "-ar", "48000", "-f", "opus"), "96k"),
+    ".flac": Format(("-c:a", "flac", "-f", "flac"), None),
+    ".wav": Format(("-c:a", "pcm_s16le", "-f", "wav"), None),
 }
-# Extra arguments when writing a file (tags and the header players use for duration).
-FILE_EXTRAS: dict[str, list[str]] = {
-    ".mp3": ["-id3v2_version", "3", "-write_xing", "1"],
-    ".wav": [],
-}
-FORMATS = CODECS
-
-
-@functools.cache
-def codec_gain_db(suffix: str, bitrate: str = DEFAULT_BITRATE) -> float:
-    """Return how much the encoder changes the level, in dB (0 for lossless formats).
-
-    LAME at 160 kbps and below plays back about 0.44 dB quieter than its input
-    (measured: the same loss for a tone and for speech, at every frequency), so
-    a session aimed at -16 LUFS would measure -16.5. Measured here once per run
-    by encoding a second of tone, so it holds for whatever LAME is installed.
-    """
-    if suffix == ".wav":
-        return 0.0
-    ffmpeg = find_ffmpeg()
-    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    tone = np.round(3277 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
-    pcm = np.repeat(tone[:, None], CHANNELS, axis=1).tobytes()
-    encoded = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-f",
-            "s16le",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-ac",
-            str(CHANNELS),
-            "-i",
-            "pipe:0",
-            "-b:a",
-            bitrate,
-            *CODECS[suffix],
-            "pipe:1",
-        ],
-        input=pcm,
-        capture_output=True,
-        check=False,
-    ).stdout
-    decoded = subprocess.run(
-        [ffmpeg, "-v", "error", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "pipe:1"],
-        input=encoded,
-        capture_output=True,
-        check=False,
-    ).stdout
-    out = np.frombuffer(decoded, dtype="<i2").astype(np.float64)
-    middle = out[len(out) // 4 : 3 * len(out) // 4]
-    if middle.size == 0:
-        return 0.0
-    reference = float(np.sqrt(np.mean(tone.astype(np.float64) ** 2)))
-    return 20 * math.log10(max(float(np.sqrt(np.mean(middle**2))), 1e-9) / reference)
 
 
 def find_ffmpeg() -> str:
@@ -93,18 +50,27 @@ def find_ffmpeg() -> str:
     return path
 
 
-def format_of(target: Path) -> str:
-    """Return the format (extension) of an output file, or raise a usage error."""
+def format_of(target: Path, chosen: str | None = None) -> str:
+    """Return the format (as an extension) for an output file, or raise a usage error."""
+    known = ", ".join(FORMATS)
+    if chosen is not None:
+        suffix = "." + chosen.lower().lstrip(".")
+        if suffix not in FORMATS:
+            raise UsageError(f'unknown format "{chosen}"; use one of: {known}')
+        if target.suffix and target.suffix.lower() != suffix:
+            raise UsageError(
+                f'"{target.name}" does not end in {suffix}; drop --format or fix the name'
+            )
+        return suffix
     suffix = target.suffix.lower()
     if suffix not in FORMATS:
-        known = ", ".join(FORMATS)
         raise UsageError(f'cannot export to "{target.name}": use a file name ending in {known}')
     return suffix
 
 
-def check_target(target: Path) -> str:
-    """Check an output path before any work: a known extension, an existing folder."""
-    suffix = format_of(target)
+def check_target(target: Path, chosen: str | None = None) -> str:
+    """Check an output path before any work: a known format, an existing folder."""
+    suffix = format_of(target, chosen)
     folder = target.parent
     if not folder.is_dir():
         raise OutputError(f"{folder}: no such folder; create it or choose another -o path")
@@ -113,37 +79,133 @@ def check_target(target: Path) -> str:
     return suffix
 
 
+def _bitrate_args(fmt: Format, bitrate: str | None) -> list[str]:
+    chosen = bitrate or fmt.bitrate
+    return ["-b:a", chosen] if chosen and fmt.bitrate else []
+
+
+@functools.cache
+def codec_gain_db(suffix: str, bitrate: str | None = None) -> float:
+    """Return how much the encoder changes the level, in dB (0 for lossless formats).
+
+    LAME at 160 kbps and below plays back about 0.44 dB quieter than its input
+    (measured: the same loss for a tone and for speech, at every frequency), so
+    a session aimed at -16 LUFS would measure -16.5. Measured here once per run
+    by encoding a second of tone, so it holds for whatever encoder is installed.
+    """
+    fmt = FORMATS[suffix]
+    if fmt.bitrate is None:
+        return 0.0
+    ffmpeg = find_ffmpeg()
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = np.round(3277 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
+    pcm = np.repeat(tone[:, None], CHANNELS, axis=1).tobytes()
+    with tempfile.TemporaryDirectory(prefix="voiceguide-") as folder:
+        encoded = Path(folder) / f"probe{suffix}"
+        subprocess.run(
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-f",
+                "s16le",
+                "-ar",
+                str(SAMPLE_RATE),
+                "-ac",
+                str(CHANNELS),
+                "-i",
+                "pipe:0",
+                *_bitrate_args(fmt, bitrate),
+                *fmt.codec,
+                str(encoded),
+            ],
+            input=pcm,
+            capture_output=True,
+            check=False,
+        )
+        decoded = subprocess.run(
+            [
+                ffmpeg,
+                "-v",
+                "error",
+                "-i",
+                str(encoded),
+                "-f",
+                "s16le",
+                "-ac",
+                "1",
+                "-ar",
+                str(SAMPLE_RATE),
+                "pipe:1",
+            ],
+            capture_output=True,
+            check=False,
+        ).stdout
+    out = np.frombuffer(decoded, dtype="<i2").astype(np.float64)
+    middle = out[len(out) // 4 : 3 * len(out) // 4]
+    if middle.size == 0:
+        return 0.0
+    reference = float(np.sqrt(np.mean(tone.astype(np.float64) ** 2)))
+    return 20 * math.log10(max(float(np.sqrt(np.mean(middle**2))), 1e-9) / reference)
+
+
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def export(
-    blocks: Iterable[Block],
-    target: Path,
-    *,
-    metadata: Mapping[str, str] | None = None,
-    bitrate: str = DEFAULT_BITRATE,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Encode blocks into target; the file appears only once it is complete.
-
-    progress(frames) is called after each block with the number of frames written.
-    """
-    suffix = format_of(target)
-    ffmpeg = find_ffmpeg()
-    folder = target.parent if str(target.parent) else Path()
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: no such folder; create it or choose another -o path")
+def _temp_beside(target: Path, suffix: str = ".part") -> Path:
+    folder = target.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=suffix)
+    except FileNotFoundError:
+        raise OutputError(
+            f"{folder}: no such folder; create it or choose another -o path"
+        ) from None
     except OSError as err:
         raise OutputError(
             f"{folder}: cannot write here ({err.strerror}); choose another -o path"
         ) from None
     os.close(fd)
-    tmp = Path(tmp_name)
+    return Path(name)
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Give the finished temp file normal permissions and move it into place."""
+    tmp.chmod(0o666 & ~_current_umask())
+    tmp.replace(target)
+
+
+def write_text(target: Path, text: str) -> None:
+    """Write a text file beside the audio, atomically."""
+    tmp = _temp_beside(target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        _publish(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def export(
+    blocks: Iterable[Block],
+    target: Path,
+    *,
+    tags: Tags | None = None,
+    suffix: str | None = None,
+    bitrate: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Encode blocks into target; the file appears only once it is complete and tagged.
+
+    progress(frames) is called after each block with the number of frames written.
+    """
+    suffix = suffix or format_of(target)
+    fmt = FORMATS[suffix]
+    ffmpeg = find_ffmpeg()
+    tmp = _temp_beside(target)
+    extra: Path | None = None
     command = [
         ffmpeg,
         "-hide_banner",
@@ -160,43 +222,59 @@ def export(
         "-i",
         "pipe:0",
     ]
-    if suffix == ".mp3":
-        command += ["-b:a", bitrate]
-    for key, value in (metadata or {}).items():
-        command += ["-metadata", f"{key}={value}"]
-    command += [*CODECS[suffix], *FILE_EXTRAS[suffix], str(tmp)]
     try:
-        with tempfile.TemporaryFile() as errors:
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
-            assert process.stdin is not None
+        if tags is not None and suffix in (".m4a", ".m4b"):
+            extra = _temp_beside(target, ".ffmeta")
+            extra.write_text(ffmetadata(tags), encoding="utf-8")
+            command += ["-i", str(extra), "-map", "0:a", "-map_chapters", "1"]
+        command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras, str(tmp)]
+        _encode(command, blocks, target, progress)
+        if tags is not None:
             try:
-                written = 0
-                for block in blocks:
-                    process.stdin.write(block.astype("<i2", copy=False).tobytes())
-                    written += len(block)
-                    if progress is not None:
-                        progress(written)
-                process.stdin.close()
-                code = process.wait()
-            except BrokenPipeError:
-                code = process.wait()
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-            finally:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()
-            if code != 0:
-                errors.seek(0)
-                detail = errors.read().decode(errors="replace").strip().splitlines()
-                last = detail[-1] if detail else f"exit status {code}"
-                if "No space left" in last:
-                    raise OutputError(f"{target}: disk full while writing ({last})")
-                raise AudioError(f"ffmpeg could not encode {target.name}: {last}")
-        tmp.chmod(0o666 & ~_current_umask())
-        tmp.replace(target)
+                write_tags(tmp, suffix, tags)
+            except Exception as err:  # mutagen raises its own kinds
+                raise AudioError(f"could not tag {target.name}: {err}") from None
+        _publish(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        if extra is not None:
+            extra.unlink(missing_ok=True)
+
+
+def _encode(
+    command: list[str],
+    blocks: Iterable[Block],
+    target: Path,
+    progress: Callable[[int], None] | None,
+) -> None:
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        assert process.stdin is not None
+        try:
+            written = 0
+            for block in blocks:
+                process.stdin.write(block.astype("<i2", copy=False).tobytes())
+                written += len(block)
+                if progress is not None:
+                    progress(written)
+            process.stdin.close()
+            code = process.wait()
+        except BrokenPipeError:
+            code = process.wait()
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        if code != 0:
+            errors.seek(0)
+            detail = errors.read().decode(errors="replace").strip().splitlines()
+            last = detail[-1] if detail else f"exit status {code}"
+            if "No space left" in last:
+                raise OutputError(f"{target}: disk full while writing ({last})")
+            raise AudioError(f"ffmpeg could not encode {target.name}: {last}")
