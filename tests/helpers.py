@@ -155,3 +155,13 @@ class ParallelFakeEngine(FakeEngine):
 def make_parallel_fake(engine: str, voice: str | None, rate: int) -> ParallelFakeEngine:
     """A module-level (so picklable) factory for worker processes."""
     return ParallelFakeEngine(voice, rate)
+
+
+def read_wav_frames(path: Path) -> npt.NDArray[np.int16]:
+    """Return a 16-bit WAV file's frames (frames x channels), whatever chunks follow the data."""
+    import wave
+
+    with wave.open(str(path)) as wav:
+        data = wav.readframes(wav.getnframes())
+        channels = wav.getnchannels()
+    return np.frombuffer(data, dtype="<i2").reshape(-1, channels)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import decode, ffprobe_duration_ms, rms_dbfs
+from tests.helpers import decode, ffprobe_duration_ms, read_wav_frames, rms_dbfs
 from voiceguide.audio import CHANNELS, Block, ms_to_frames
 from voiceguide.cli import app
 from voiceguide.env import Environment
@@ -21,6 +21,7 @@ from voiceguide.music import resolve
 from voiceguide.render import render
 from voiceguide.routine import Variant, load_builtin
 from voiceguide.session import build_session
+from voiceguide.tags import Chapter, Tags
 from voiceguide.timeline import Kind
 
 
@@ -116,9 +117,7 @@ def test_wav_export_holds_exactly_the_rendered_samples(
         target_lufs=TARGET_LUFS - codec_gain_db(".wav"),
     )
     expected = np.concatenate(list(render(session.timeline, session.mix)))
-    raw = target.read_bytes()
-    data = raw[raw.index(b"data") + 8 :]
-    written = np.frombuffer(data, dtype="<i2").reshape(-1, CHANNELS)
+    written = read_wav_frames(target)
     assert np.array_equal(written, expected)
 
 
@@ -150,7 +149,8 @@ def test_an_interrupted_export_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_export_writes_a_readable_file_with_normal_permissions(tmp_path: Path) -> None:
     target = tmp_path / "tone.mp3"
-    export(iter([np.zeros((44_100, CHANNELS), dtype=np.int16)]), target, metadata={"title": "T"})
+    tags = Tags("T", "voiceguide", "voiceguide", "Speech", 2026, "", (Chapter("All", 0, 1000),))
+    export(iter([np.zeros((44_100, CHANNELS), dtype=np.int16)]), target, tags=tags)
     assert target.stat().st_mode & 0o644 == 0o644
     assert abs(ffprobe_duration_ms(target) - 1000) < 60
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA
-from tests.helpers import NoiseEngine
+from tests.helpers import NoiseEngine, read_wav_frames
 from tests.sound import PulseServer, alsa_env, file_device_env, read_raw
 from voiceguide.audio import ms_to_frames
 from voiceguide.mix import plan_mix
@@ -65,8 +65,7 @@ def test_played_frames_equal_the_export_sample_for_sample(tmp_path: Path) -> Non
         ["export", "lower-back", "--short", "--engine", "system", "-o", str(wav)], env
     )
     assert exported.returncode == 0, exported.stderr
-    raw = wav.read_bytes()
-    expected = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<i2").reshape(-1, 2)
+    expected = read_wav_frames(wav)
     heard = read_raw(capture)
     assert len(heard) == len(expected) > 4 * 60 * 44_100
     # Every frame, block joins included: the player adds no handling at boundaries.

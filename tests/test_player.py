@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import DATA
-from tests.helpers import FakeEngine, FakeOutput, fake_measure
+from tests.helpers import FakeEngine, FakeOutput, fake_measure, read_wav_frames
 from voiceguide.audio import Block, ms_to_frames
 from voiceguide.cli import _status_line, app
 from voiceguide.env import Environment
@@ -318,8 +318,7 @@ def test_cli_plays_the_same_samples_as_export(
     wav = tmp_path / "s.wav"
     exported = runner.invoke(app, ["export", "lower-back", "--short", "-o", str(wav)], obj=env)
     assert exported.exit_code == 0
-    raw = wav.read_bytes()
-    samples = np.frombuffer(raw[raw.index(b"data") + 8 :], dtype="<i2").reshape(-1, 2)
+    samples = read_wav_frames(wav)
     assert np.array_equal(output.audio(), samples)
 
 
