@@ -212,7 +212,7 @@ def _session(
 @app.command("list")
 @guarded
 def list_routines(ctx: typer.Context) -> None:
-    """List the built-in routines with the length of their short and full versions.
+    """List the routines (built-in and your own) with the length of both versions.
 
     Lengths come from the cached clips; lines not synthesized yet are estimated
     from their word count, and such lengths are marked with ~.
@@ -224,9 +224,20 @@ def list_routines(ctx: typer.Context) -> None:
     env = _env(ctx)
     settings = env.settings()
     speech = env.speech(settings)
-    rows = []
-    for name in builtin_names():
-        routine = load_builtin(name)
+    from voiceguide.routine import user_names, user_routine_dir
+
+    rows: list[tuple[str, str, str, str]] = []
+    mine = user_names()
+    for name in sorted({*builtin_names(), *mine}):
+        if name in mine:
+            path = user_routine_dir() / f"{name}.toml"
+            try:
+                routine = find_routine(name)
+            except VoiceguideError:
+                rows.append((name, f"(yours; has errors: voiceguide check {path})", "?", "?"))
+                continue
+        else:
+            routine = load_builtin(name)
         lengths = []
         for variant in (Variant.SHORT, Variant.FULL):
             estimated = False
@@ -242,7 +253,8 @@ def list_routines(ctx: typer.Context) -> None:
 
             timeline = compile_timeline(routine, variant, measure, chime_ms=chime.duration_ms)
             lengths.append(("~" if estimated else "") + format_clock(timeline.total_ms))
-        rows.append((name, routine.title, *lengths))
+        title = f"{routine.title} (yours)" if name in mine else routine.title
+        rows.append((name, title, lengths[0], lengths[1]))
     width = max(len(r[0]) for r in rows)
     typer.echo(f"{'name':<{width}}  {'short':>6}  {'full':>6}  title")
     for name, title, short_len, full_len in rows:
@@ -506,6 +518,150 @@ def config(
         empty = "(engine default)" if name == "voice" else "(none)"
         value = empty if setting.value is None else str(setting.value)
         typer.echo(f"{name:<12} {value:<24} {setting.source}")
+
+
+@app.command("import")
+@guarded
+def import_article(
+    ctx: typer.Context,
+    article: Annotated[Path, typer.Argument(help="A how-to article: plain text or Markdown.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Routine file to write [default: NAME.toml]."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Turn a written how-to into a routine file you can edit, check and play."""
+    from voiceguide.export import write_text
+    from voiceguide.importer import to_toml
+    from voiceguide.routine import load_article
+
+    routine = load_article(article)
+    target = output if output is not None else Path(f"{article.stem}.toml")
+    if target.exists() and not force:
+        raise UsageError(f"{target} exists; use --force to replace it, or -o another name")
+    if not target.parent.is_dir():
+        raise OutputError(f"{target.parent}: no such folder; create it or choose another -o path")
+    write_text(target, to_toml(routine))
+    counts = {v: len(routine.variants[v]) for v in Variant}
+    typer.echo(
+        f"wrote {target}: {len(routine.steps)} steps ({counts[Variant.SHORT]} in the short "
+        f"version); check it with `voiceguide check {target}`"
+    )
+
+
+TEMPLATE = """\
+# A voiceguide routine. Every key is explained in docs/routine-format.md.
+# Check it with `voiceguide check {file}`, hear it with `voiceguide play {file}`.
+
+title = "{title}"
+description = "One line about what this routine is for."
+category = "stretch"  # massage, stretch, breathing, relaxation or other
+
+# Spoken first, every time. A massage routine must have safety notes.
+safety = \"\"\"
+Move slowly, and stop if anything hurts.
+\"\"\"
+
+# Spoken after the safety notes.
+intro = \"\"\"
+Find a quiet place and a comfortable position.
+When you hear the chime, the next step begins.
+\"\"\"
+
+outro = "That is the end of the session. Take a moment before you get up."
+
+# Which steps each version plays, in order.
+[variants]
+short = ["settle", "reach"]
+full = ["settle", "reach", "rest"]
+
+[[steps]]
+id = "settle"
+title = "Settle in"
+text = \"\"\"
+Sit or lie down, and let your breathing slow. [pause 2s]
+Notice where your body touches the floor.
+\"\"\"
+duration = "30s"  # the whole step: chime, words and the quiet hold
+
+[[steps]]
+id = "reach"
+title = "Long reach"
+text = "Reach both arms overhead and lengthen through your fingertips."
+duration = {{ short = "40s", full = "1m30s" }}
+
+# Something said during the hold: at "half", "30s" from the start, or "-10s" before the end.
+[[steps.cues]]
+at = "-10s"
+say = "Ten more seconds."
+
+[[steps]]
+id = "rest"
+title = "Rest"
+text = "Let your arms come down and rest."
+duration = "1m"
+"""
+
+
+@app.command()
+@guarded
+def new(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of the new routine (its file is NAME.toml).")],
+    user: Annotated[
+        bool,
+        typer.Option("--user", help="Put it with your own routines, to play it by name."),
+    ] = False,
+) -> None:
+    """Write a commented routine template to start from."""
+    import re
+
+    from voiceguide.export import write_text
+    from voiceguide.routine import user_routine_dir
+
+    stem = Path(name).stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", stem):
+        raise UsageError(f'"{name}": use letters, digits, - and _ for a routine name')
+    folder = user_routine_dir() if user else Path(name).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.toml"
+    if target.exists():
+        raise UsageError(f"{target} exists; choose another name")
+    title = stem.replace("-", " ").replace("_", " ").capitalize()
+    write_text(target, TEMPLATE.format(file=target, title=title))
+    typer.echo(f"wrote {target}; edit it, then run `voiceguide check {target}`")
+
+
+@app.command()
+@guarded
+def check(
+    ctx: typer.Context,
+    files: Annotated[list[str], typer.Argument(help="Routine files or articles to check.")],
+) -> None:
+    """Check routines: every error with its line, and warnings about how they will sound."""
+    from voiceguide.lint import estimated_measure, lint
+    from voiceguide.timeline import compile_timeline
+
+    failed: list[VoiceguideError] = []
+    for spec in files:
+        try:
+            routine = find_routine(spec)
+        except VoiceguideError as err:
+            for line in err.lines():
+                _stderr(f"error: {line}")
+            failed.append(err)
+            continue
+        _warn(tuple(lint(routine)))
+        lengths = [
+            format_clock(compile_timeline(routine, v, estimated_measure, chime_ms=1500).total_ms)
+            for v in Variant
+        ]
+        typer.echo(
+            f"ok: {spec}: {len(routine.steps)} steps; short ~{lengths[0]}, full ~{lengths[1]}"
+        )
+    if failed:
+        raise typer.Exit(int(max(err.exit_code for err in failed)))
 
 
 def _routine_key(routine: Routine) -> str:

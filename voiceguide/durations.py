@@ -40,6 +40,15 @@ def format_clock(ms: int) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def format_duration(ms: int) -> str:
+    """Format milliseconds the way routine files write durations, like "1m30s"."""
+    seconds = round(ms / 1000)
+    minutes, secs = divmod(seconds, 60)
+    if minutes and secs:
+        return f"{minutes}m{secs}s"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
 def format_seconds(ms: int) -> str:
     """Format milliseconds as seconds with one decimal, like '52.3 s'."""
     return f"{ms / 1000:.1f} s"

@@ -61,6 +61,11 @@ class Step:
     cues: tuple[Cue, ...] = ()
     line: int | None = None
     duration_line: int | None = None
+    short_text: str = ""  # spoken instead of text in the short version, when given
+
+    def text_for(self, variant: Variant) -> str:
+        """Return what the step says in a variant."""
+        return self.short_text if variant is Variant.SHORT and self.short_text else self.text
 
     def duration_ms(self, variant: Variant) -> int:
         """Return the planned length of this step in the given variant."""
@@ -107,8 +112,14 @@ _TOP_KEYS = {
     "steps",
     "music",
 }
-_STEP_KEYS = {"id", "title", "text", "duration", "cues"}
-_SPOKEN_KEYS = {"safety", "intro", "outro", "text"}  # where [pause 3s] markers may appear
+_STEP_KEYS = {"id", "title", "text", "short_text", "duration", "cues"}
+_SPOKEN_KEYS = {
+    "safety",
+    "intro",
+    "outro",
+    "text",
+    "short_text",
+}  # where [pause 3s] markers may appear
 _CUE_KEYS = {"at", "say"}
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_STEPS = 200
@@ -281,6 +292,7 @@ def _check_steps(check: _Checker, raw: object) -> list[Step]:
             seen[step_id] = check.line((*path, "id"))
         title = check.text(table, "title", path, required=True)
         text = check.text(table, "text", path, required=True)
+        short_text = check.text(table, "short_text", path, required=False)
         short_ms, full_ms = _check_step_duration(check, table.get("duration"), path)
         cues = _check_cues(check, table.get("cues"), path)
         steps.append(
@@ -288,6 +300,7 @@ def _check_steps(check: _Checker, raw: object) -> list[Step]:
                 id=step_id,
                 title=title,
                 text=text,
+                short_text=short_text,
                 short_ms=short_ms,
                 full_ms=full_ms,
                 cues=cues,
@@ -430,6 +443,19 @@ def builtin_names() -> list[str]:
     )
 
 
+def user_routine_dir() -> Path:
+    """Return the folder of the user's own routines ($XDG_CONFIG_HOME/voiceguide/routines)."""
+    import platformdirs
+
+    return platformdirs.user_config_path("voiceguide") / "routines"
+
+
+def user_names() -> list[str]:
+    """Return the names of the user's own routines."""
+    folder = user_routine_dir()
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
 def load_builtin(name: str) -> Routine:
     """Load a built-in routine by name."""
     entry = resources.files("voiceguide.routines").joinpath(f"{name}.toml")
@@ -437,15 +463,40 @@ def load_builtin(name: str) -> Routine:
     return parse_routine(text, source=f"<built-in {name}>", name=name)
 
 
+ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text")
+
+
+def load_article(path: Path) -> Routine:
+    """Import a how-to article (plain text or Markdown) as a routine."""
+    from voiceguide.importer import import_article
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such article") from None
+    except UnicodeDecodeError:
+        raise RoutineError([Diagnostic(str(path), 1, "not UTF-8 text; save it as UTF-8")]) from None
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    return import_article(text, source=str(path), name=path.stem)
+
+
 def find_routine(spec: str) -> Routine:
-    """Return the routine a user named: a built-in name or a path to a .toml file."""
+    """Return the routine a user named: their own or a built-in name, a routine file or an article.
+
+    The user's own routines (in user_routine_dir) come before built-ins of the same name.
+    """
+    if spec in user_names():
+        return load_routine_file(user_routine_dir() / f"{spec}.toml")
     if spec in builtin_names():
         return load_builtin(spec)
     path = Path(spec)
+    if path.suffix.lower() in ARTICLE_SUFFIXES:
+        return load_article(path)
     if path.suffix == ".toml" or path.exists():
         return load_routine_file(path)
-    names = ", ".join(builtin_names())
+    names = ", ".join(sorted({*builtin_names(), *user_names()}))
     raise UsageError(
-        f'unknown routine "{spec}": not a built-in ({names}) and no such file; '
+        f'unknown routine "{spec}": not a routine name ({names}) and no such file; '
         "see `voiceguide list`"
     )

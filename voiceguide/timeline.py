@@ -230,7 +230,7 @@ def spoken_texts(routine: Routine, variant: Variant, *, lead_in_ms: int = 0) -> 
     texts += [line.text for line in split_lines(routine.intro)]
     for number, step in enumerate(steps, start=1):
         texts.append(announcement(number, len(steps), step.title))
-        texts += [line.text for line in split_lines(step.text)]
+        texts += [line.text for line in split_lines(step.text_for(variant))]
         texts += [cue.say for cue in step.cues]
     texts += [line.text for line in split_lines(routine.outro)]
     return [text for text in dict.fromkeys(texts) if text]
@@ -330,7 +330,7 @@ class _Compiler:
         build.add(Kind.CHIME, self.chime_ms, "chime")
         first = [_Line(announcement(number, len(self.steps), step.title), 0)]
         build.speak(first, self.measure, AFTER_CHIME_MS)
-        build.speak(split_lines(step.text), self.measure, AFTER_ANNOUNCEMENT_MS)
+        build.speak(split_lines(step.text_for(self.variant)), self.measure, AFTER_ANNOUNCEMENT_MS)
         for cue in sorted(step.cues, key=lambda c: c.offset_in(duration_ms)):
             at = max(start_ms + cue.offset_in(duration_ms), build.cursor + CUE_GAP_MS)
             build.add(Kind.CUE, self.measure(cue.say), cue.say, at)
