@@ -86,8 +86,8 @@ def test_unknown_routine(runner: CliRunner, fake_env: Environment) -> None:
     result = runner.invoke(app, ["show", "nope"], obj=fake_env)
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr == (
-        'error: unknown routine "nope": not a built-in (lower-back) and no such file; '
-        "see `voiceguide list`\n"
+        'error: unknown routine "nope": not a routine name (lower-back, neck-shoulders, '
+        'wind-down) and no such file; see `voiceguide list`\n'
     )
 
 
