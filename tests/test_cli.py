@@ -87,7 +87,7 @@ def test_unknown_routine(runner: CliRunner, fake_env: Environment) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr == (
         'error: unknown routine "nope": not a routine name (lower-back, neck-shoulders, '
-        'wind-down) and no such file; see `voiceguide list`\n'
+        "wind-down) and no such file; see `voiceguide list`\n"
     )
 
 
