@@ -6,10 +6,12 @@ import contextlib
 import functools
 import math
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -244,6 +246,48 @@ def export(
             extra.unlink(missing_ok=True)
 
 
+PIPE_BYTES = 1 << 20  # ffmpeg's input pipe: about 6 s of audio, so neither side waits
+
+
+def ahead(blocks: Iterable[Block], depth: int = 4) -> Iterator[Block]:
+    """Yield blocks rendered by a background thread, up to `depth` blocks ahead.
+
+    Rendering (numpy) and writing to the encoder then overlap on two cores.
+    An error in the renderer is raised here, in the consumer.
+    """
+    box: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        box.put(("block", block), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(("end", None))
+        except BaseException as err:  # handed to the consumer
+            box.put(("error", err))
+
+    worker = threading.Thread(target=produce, name="voiceguide-render", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                assert isinstance(item, BaseException)
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
 def _encode(
     command: list[str],
     blocks: Iterable[Block],
@@ -253,9 +297,13 @@ def _encode(
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
         assert process.stdin is not None
+        with contextlib.suppress(OSError, AttributeError):
+            import fcntl
+
+            fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         try:
             written = 0
-            for block in blocks:
+            for block in ahead(blocks):
                 process.stdin.write(block.astype("<i2", copy=False).tobytes())
                 written += len(block)
                 if progress is not None:
