@@ -44,6 +44,10 @@ FORMATS: dict[str, Format] = {
 }
 
 
+# Raw PCM in the session's format, read from stdin.
+PCM_INPUT = ("-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0")
+
+
 def find_ffmpeg() -> str:
     """Return the path of ffmpeg, or raise a clear error naming the fix."""
     path = shutil.which("ffmpeg")
@@ -109,14 +113,7 @@ def codec_gain_db(suffix: str, bitrate: str | None = None) -> float:
                 ffmpeg,
                 "-v",
                 "error",
-                "-f",
-                "s16le",
-                "-ar",
-                str(SAMPLE_RATE),
-                "-ac",
-                str(CHANNELS),
-                "-i",
-                "pipe:0",
+                *PCM_INPUT,
                 *_bitrate_args(fmt, bitrate),
                 *fmt.codec,
                 str(encoded),
@@ -215,14 +212,7 @@ def export(
         "-loglevel",
         "error",
         "-y",
-        "-f",
-        "s16le",
-        "-ar",
-        str(SAMPLE_RATE),
-        "-ac",
-        str(CHANNELS),
-        "-i",
-        "pipe:0",
+        *PCM_INPUT,
     ]
     try:
         if tags is not None and suffix in (".m4a", ".m4b"):
