@@ -75,19 +75,26 @@ def _k_weighting_response(rate: int, length: int = 16_384) -> npt.NDArray[np.flo
 def k_weight(samples: FloatArray, rate: int) -> npt.NDArray[np.float64]:
     """Apply BS.1770's K-weighting (a high shelf and a high pass) along the first axis.
 
-    Done as an FFT convolution with the filters' impulse response, so numpy
-    alone does it (scipy.signal takes most of a second just to import).
+    Done as a block-wise FFT convolution (overlap-add) with the filters'
+    impulse response: numpy alone does it (scipy.signal takes most of a second
+    just to import), and memory stays bounded however long the signal is.
     """
     signal = np.asarray(samples, dtype=np.float64)
     if len(signal) == 0:
         return signal
     response = _k_weighting_response(rate)
-    size = 1 << math.ceil(math.log2(len(signal) + len(response)))
+    block = 1 << 17
+    size = 1 << math.ceil(math.log2(block + len(response) - 1))
     spectrum = np.fft.rfft(response, size)
     if signal.ndim == 2:
         spectrum = spectrum[:, None]
-    out = np.fft.irfft(np.fft.rfft(signal, size, axis=0) * spectrum, size, axis=0)
-    return np.asarray(out[: len(signal)], dtype=np.float64)
+    out = np.zeros_like(signal)
+    for start in range(0, len(signal), block):
+        chunk = signal[start : start + block]
+        tail = np.fft.irfft(np.fft.rfft(chunk, size, axis=0) * spectrum, size, axis=0)
+        end = min(start + len(chunk) + len(response) - 1, len(signal))
+        out[start:end] += tail[: end - start]
+    return out
 
 
 def energy_to_lufs(mean_square: float) -> float:

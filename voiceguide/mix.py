@@ -36,7 +36,7 @@ CHIME_BELOW_VOICE_DB = 8.0
 FADE_IN_MS = 5
 FADE_OUT_MS = 15
 WINDOW_FRAMES = 441  # 10 ms: the resolution of the energy profiles
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 LOSS_STEP_DB = 2.0  # the limiter's loudness loss is measured every 2 dB of overshoot
 LOSS_STEPS = 10  # up to 18 dB over the ceiling
 
@@ -247,9 +247,11 @@ def _bed_analysis(
     cached = analyses.get(key)
     if cached is not None:
         return cached.loudness_lufs, cached.energy
-    # Filter two periods and keep the second, so the loop is measured in its steady state.
-    twice = np.concatenate([loop, loop])
-    weighted = levels.k_weight(twice, SAMPLE_RATE)[len(loop) :] ** 2
+    # Prime the filter with the loop's own end, so the loop is measured in its steady
+    # state (the K-weighting response dies out well within the primer).
+    primer = min(len(loop), 1 << 15)
+    primed = np.concatenate([loop[-primer:], loop])
+    weighted = levels.k_weight(primed, SAMPLE_RATE)[primer:] ** 2
     stereo = weighted.sum(axis=1)
     loudness = levels.energy_to_lufs(float(np.mean(stereo)))
     energy = levels.sub_block_energies(stereo, WINDOW_FRAMES)
