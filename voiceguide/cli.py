@@ -753,7 +753,8 @@ def play(
 ) -> None:
     """Play a session hands-free: space pauses, n/→ next step, b/← back, q quits."""
     from voiceguide.mix import prepare
-    from voiceguide.player import Interrupted, Player, Tones, tone_block
+    from voiceguide.player import Interrupted, Player, Tones
+    from voiceguide.render import to_pcm
     from voiceguide.session import build_session, load_asset
 
     env = _env(ctx)
@@ -789,8 +790,8 @@ def play(
         timeline = session.timeline
         _warn(timeline.warnings)
         tones = Tones(
-            tone_block(prepare(load_asset("pause.wav"))),
-            tone_block(prepare(load_asset("resume.wav"))),
+            to_pcm(prepare(load_asset("pause.wav"))),
+            to_pcm(prepare(load_asset("resume.wav"))),
         )
         printer = _StatusPrinter() if sys.stderr.isatty() else None
         controls = None

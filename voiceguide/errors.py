@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -93,8 +92,3 @@ class DeviceError(VoiceguideError):
     """No usable sound device."""
 
     exit_code = ExitCode.DEVICE
-
-
-def display_path(path: Path | str) -> str:
-    """Return the path as the user would want to read it in a message."""
-    return str(path)

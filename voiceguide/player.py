@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-import numpy as np
-
 from voiceguide.audio import Block, frames_to_ms, ms_to_frames
 from voiceguide.outputs import AudioOutput
 from voiceguide.timeline import StepSpan, Timeline
@@ -235,10 +233,3 @@ class Player:
             raise Interrupted(
                 Outcome(False, round(frames_to_ms(heard)), self.section_at(heard))
             ) from None
-
-
-def tone_block(mono: np.ndarray) -> Block:
-    """Turn a float mono tone into a stereo block."""
-    from voiceguide.render import to_pcm
-
-    return to_pcm(mono.astype(np.float32))

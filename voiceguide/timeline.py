@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -462,8 +462,3 @@ def compile_timeline(
         warnings=tuple(warnings),
         step_count=len(compiler.steps),
     )
-
-
-def iter_step_segments(timeline: Timeline, index: int) -> Iterator[Segment]:
-    """Yield the segments of one step (0 is the intro, N+1 the outro)."""
-    return (s for s in timeline.segments if s.step == index)
