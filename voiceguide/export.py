@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import os
 import queue
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import numpy as np
 
 from voiceguide.audio import CHANNELS, SAMPLE_RATE, Block
 from voiceguide.errors import AudioError, OutputError, UsageError
+from voiceguide.files import atomic_write, publish, temp_beside
 from voiceguide.tags import Tags, ffmetadata, write_tags
 
 FFMPEG_HINT = "install ffmpeg (sudo apt-get install ffmpeg), or run scripts/run"
@@ -148,43 +148,25 @@ def codec_gain_db(suffix: str, bitrate: str | None = None) -> float:
     return 20 * math.log10(max(float(np.sqrt(np.mean(middle**2))), 1e-9) / reference)
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _cannot_write(folder: Path, err: OSError) -> OutputError:
+    if isinstance(err, FileNotFoundError):
+        return OutputError(f"{folder}: no such folder; create it or choose another -o path")
+    return OutputError(f"{folder}: cannot write here ({err.strerror}); choose another -o path")
 
 
 def _temp_beside(target: Path, suffix: str = ".part") -> Path:
-    folder = target.parent
     try:
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=suffix)
-    except FileNotFoundError:
-        raise OutputError(
-            f"{folder}: no such folder; create it or choose another -o path"
-        ) from None
+        return temp_beside(target, suffix)
     except OSError as err:
-        raise OutputError(
-            f"{folder}: cannot write here ({err.strerror}); choose another -o path"
-        ) from None
-    os.close(fd)
-    return Path(name)
-
-
-def _publish(tmp: Path, target: Path) -> None:
-    """Give the finished temp file normal permissions and move it into place."""
-    tmp.chmod(0o666 & ~_current_umask())
-    tmp.replace(target)
+        raise _cannot_write(target.parent, err) from None
 
 
 def write_text(target: Path, text: str) -> None:
     """Write a text file beside the audio, atomically."""
-    tmp = _temp_beside(target)
     try:
-        tmp.write_text(text, encoding="utf-8")
-        _publish(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        atomic_write(target, text.encode("utf-8"))
+    except OSError as err:
+        raise _cannot_write(target.parent, err) from None
 
 
 def export(
@@ -226,7 +208,7 @@ def export(
                 write_tags(tmp, suffix, tags)
             except Exception as err:  # mutagen raises its own kinds
                 raise AudioError(f"could not tag {target.name}: {err}") from None
-        _publish(tmp, target)
+        publish(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()

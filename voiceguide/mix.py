@@ -10,6 +10,7 @@ every clip under the ceiling.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from voiceguide import levels
 from voiceguide.audio import SAMPLE_RATE, ms_to_frames
+from voiceguide.files import atomic_write
 from voiceguide.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
 from voiceguide.speech.base import Clip
 from voiceguide.timeline import Kind, Timeline
@@ -169,13 +171,8 @@ class AnalysisCache:
         path = self._path(key)
         if path is None:
             return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{id(analysis)}.tmp")
-            tmp.write_text(analysis.to_json())
-            tmp.replace(path)
-        except OSError:
-            pass  # an unwritable cache only costs speed
+        with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+            atomic_write(path, analysis.to_json().encode(), make_parents=True)
 
 
 @dataclass(frozen=True)

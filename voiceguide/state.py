@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from voiceguide.files import atomic_write
 
 
 def default_state_dir() -> Path:
@@ -49,12 +49,6 @@ class ResumeStore:
             del data[key]
         else:
             data[key] = step
+        text = json.dumps(data, indent=1, sort_keys=True)
         with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".resume.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(data, out, indent=1, sort_keys=True)
-                Path(tmp).replace(self.path)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+            atomic_write(self.path, text.encode("utf-8"), make_parents=True)

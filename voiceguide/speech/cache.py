@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
-import tempfile
+import io
 import wave
 from pathlib import Path
 
 import numpy as np
 
+from voiceguide.files import atomic_write
 from voiceguide.speech.base import Clip
 
 # Bump when the way clips are made changes, so old entries are not reused.
@@ -45,18 +46,11 @@ class ClipCache:
 
     def put(self, key: str, clip: Clip) -> None:
         """Store a clip; written to a temp file and renamed, so readers never see half."""
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        except OSError:
-            return  # an unwritable cache only costs speed
-        try:
-            with os.fdopen(fd, "wb") as raw, wave.open(raw, "wb") as wav:
-                wav.setnchannels(1)
-                wav.setsampwidth(2)
-                wav.setframerate(clip.sample_rate)
-                wav.writeframes(clip.samples.astype("<i2").tobytes())
-            Path(tmp).replace(path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        data = io.BytesIO()
+        with wave.open(data, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(clip.sample_rate)
+            wav.writeframes(clip.samples.astype("<i2").tobytes())
+        with contextlib.suppress(OSError):  # an unwritable cache only costs speed
+            atomic_write(self._path(key), data.getvalue(), make_parents=True)

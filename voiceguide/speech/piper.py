@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from voiceguide.errors import SpeechError
+from voiceguide.files import atomic_write
 from voiceguide.speech import DEFAULT_RATE_WPM
 from voiceguide.speech.base import Clip, VoiceInfo
 
@@ -70,10 +71,7 @@ def _file_digest(path: Path, memo: Path | None) -> str:
     if memo is not None:
         known[stamp] = value
         with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_suffix(".tmp")
-            tmp.write_text(json.dumps(known))
-            tmp.replace(memo)
+            atomic_write(memo, json.dumps(known).encode(), make_parents=True)
     return value
 
 
