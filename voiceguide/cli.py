@@ -181,32 +181,26 @@ def _music(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
 
 def _session(
     ctx: typer.Context,
-    routine: str,
-    *,
-    short: bool,
-    minutes: float | None,
-    target_lufs: float | None = None,
-    **options: Any,
-) -> tuple[Routine, Session]:
-    from voiceguide.mix import TARGET_LUFS
+    routine: Routine,
+    variant: Variant,
+    options: dict[str, Any],
+    **build: Any,
+) -> Session:
+    """Build a session with the settings in force; `build` goes to build_session."""
     from voiceguide.session import build_session
 
-    loaded = find_routine(routine)
-    variant = Variant.SHORT if short else Variant.FULL
     env = _env(ctx)
     settings = env.settings(**options)
-    music, volume = _music(settings, loaded)
+    music, volume = _music(settings, routine)
     session = build_session(
-        loaded,
-        variant,
-        env.speech(settings),
-        minutes=minutes,
-        music=music,
-        music_volume_db=volume,
-        target_lufs=TARGET_LUFS if target_lufs is None else target_lufs,
+        routine, variant, env.speech(settings), music=music, music_volume_db=volume, **build
     )
     _warn(session.timeline.warnings)
-    return loaded, session
+    return session
+
+
+def _variant(short: bool) -> Variant:
+    return Variant.SHORT if short else Variant.FULL
 
 
 @app.command("list")
@@ -274,9 +268,8 @@ def show(
     rate: Rate = None,
 ) -> None:
     """Show the timeline of a session: each step's start and length."""
-    _, session = _session(
-        ctx, routine, short=short, minutes=minutes, engine=engine, voice=voice, rate=rate
-    )
+    options = {"engine": engine, "voice": voice, "rate": rate}
+    session = _session(ctx, find_routine(routine), _variant(short), options, minutes=minutes)
     timeline = session.timeline
     if as_json:
         typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
@@ -347,22 +340,16 @@ def export(
     """Export sessions to audio files, with tags and a chapter per step."""
     import datetime
 
-    from voiceguide.export import FORMATS, check_target, codec_gain_db, write_text
+    from voiceguide.export import check_target, codec_gain_db, format_of, write_text
     from voiceguide.export import export as export_file
     from voiceguide.mix import TARGET_LUFS
     from voiceguide.render import total_frames
     from voiceguide.tags import chapter_list as list_chapters
     from voiceguide.tags import tags_for, webvtt
 
-    variants = (
-        [Variant.SHORT, Variant.FULL]
-        if all_variants
-        else [Variant.SHORT if short else Variant.FULL]
-    )
+    variants = [Variant.SHORT, Variant.FULL] if all_variants else [_variant(short)]
     jobs = [(routine, variant) for routine in routines for variant in variants]
-    default_suffix = "." + file_format.lower().lstrip(".") if file_format else ".mp3"
-    if default_suffix not in FORMATS:
-        check_target(Path("x" + default_suffix), file_format)  # raises the usage error
+    default_suffix = format_of(Path(), file_format) if file_format else ".mp3"
 
     def name(routine: str, variant: Variant) -> str:
         return f"{Path(routine).stem}-{variant}{default_suffix}"
@@ -386,20 +373,24 @@ def export(
 
     # Synthesis first, one session after another (speech engines are not
     # thread-safe); then rendering and encoding, in parallel when there are several.
+    options = {
+        "engine": engine,
+        "voice": voice,
+        "rate": rate,
+        "music": music,
+        "music_volume": music_volume,
+    }
     sessions = []
     for (routine, variant), suffix in zip(jobs, suffixes, strict=True):
-        loaded, session = _session(
+        loaded = find_routine(routine)
+        session = _session(
             ctx,
-            routine,
-            short=variant is Variant.SHORT,
+            loaded,
+            variant,
+            options,
             minutes=minutes,
             # Aim the mix so the file, once encoded, measures the target.
             target_lufs=TARGET_LUFS - codec_gain_db(suffix, bitrate),
-            engine=engine,
-            voice=voice,
-            rate=rate,
-            music=music,
-            music_volume=music_volume,
         )
         sessions.append((loaded, session))
     year = datetime.date.today().year
@@ -755,11 +746,11 @@ def play(
     from voiceguide.mix import prepare
     from voiceguide.player import Interrupted, Player, Tones
     from voiceguide.render import to_pcm
-    from voiceguide.session import build_session, load_asset
+    from voiceguide.session import load_asset
 
     env = _env(ctx)
     loaded = find_routine(routine)
-    variant = Variant.SHORT if short else Variant.FULL
+    variant = _variant(short)
     store = env.resume_store()
     key = store.key(_routine_key(loaded), variant.value)
     start_step = 1
@@ -771,24 +762,26 @@ def play(
         else:
             start_step = saved
     lead_in_ms = _parse_lead_in(lead_in)
-    settings = env.settings(engine, voice, rate, music, music_volume)
-    music_path, volume = _music(settings, loaded)
-    speech = env.speech(settings)
+    options = {
+        "engine": engine,
+        "voice": voice,
+        "rate": rate,
+        "music": music,
+        "music_volume": music_volume,
+    }
     output = env.open_output(backend, device)  # no sound device: say so before any work
     try:
-        session = build_session(
+        session = _session(
+            ctx,
             loaded,
             variant,
-            speech,
+            options,
             minutes=minutes,
             lead_in_ms=lead_in_ms,
             skip_intro=skip_intro,
             start_step=start_step,
-            music=music_path,
-            music_volume_db=volume,
         )
         timeline = session.timeline
-        _warn(timeline.warnings)
         tones = Tones(
             to_pcm(prepare(load_asset("pause.wav"))),
             to_pcm(prepare(load_asset("resume.wav"))),
