@@ -212,7 +212,7 @@ def list_routines(ctx: typer.Context) -> None:
     from their word count, and such lengths are marked with ~.
     """
     from voiceguide.session import load_chime
-    from voiceguide.timeline import compile_timeline
+    from voiceguide.timeline import compile_timeline, estimate_ms
 
     chime = load_chime()
     env = _env(ctx)
@@ -242,8 +242,7 @@ def list_routines(ctx: typer.Context) -> None:
                 if known is not None:
                     return known
                 estimated = True
-                rate = int(settings.rate.value)
-                return 300 + round(60_000 * len(text.split()) / rate)
+                return estimate_ms(text, int(settings.rate.value))
 
             timeline = compile_timeline(routine, variant, measure, chime_ms=chime.duration_ms)
             lengths.append(("~" if estimated else "") + format_clock(timeline.total_ms))
@@ -631,8 +630,7 @@ def check(
     files: Annotated[list[str], typer.Argument(help="Routine files or articles to check.")],
 ) -> None:
     """Check routines: every error with its line, and warnings about how they will sound."""
-    from voiceguide.lint import estimated_measure, lint
-    from voiceguide.timeline import compile_timeline
+    from voiceguide.lint import estimated_timeline, lint
 
     failed: list[VoiceguideError] = []
     for spec in files:
@@ -644,10 +642,7 @@ def check(
             failed.append(err)
             continue
         _warn(tuple(lint(routine)))
-        lengths = [
-            format_clock(compile_timeline(routine, v, estimated_measure, chime_ms=1500).total_ms)
-            for v in Variant
-        ]
+        lengths = [format_clock(estimated_timeline(routine, v).total_ms) for v in Variant]
         typer.echo(
             f"ok: {spec}: {len(routine.steps)} steps; short ~{lengths[0]}, full ~{lengths[1]}"
         )

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from voiceguide.durations import format_duration
 from voiceguide.errors import Diagnostic, RoutineError
 from voiceguide.routine import Routine, Step, Variant, parse_routine
+from voiceguide.timeline import estimate_ms
 
-WORDS_PER_MINUTE = 150
 STEP_OVERHEAD_MS = 6_000  # chime, announcement and pauses around the narration
 SHORT_SENTENCES = 2
 
@@ -254,11 +254,6 @@ def estimate_hold_ms(text: str) -> int:
     return int(min(hold, 10 * 60_000))
 
 
-def narration_ms(text: str) -> int:
-    """Estimate how long text takes to say, at the calm default pace."""
-    return round(len(text.split()) * 60_000 / WORDS_PER_MINUTE) + 400 * len(_sentences(text))
-
-
 def _round_to(ms: int, step: int = 5000) -> int:
     return max(step, -(-ms // step) * step)
 
@@ -310,8 +305,8 @@ def import_article(text: str, *, source: str, name: str) -> Routine:
         spoken = speakable(body) if body else speakable(item_title)
         short = " ".join(_sentences(spoken)[:SHORT_SENTENCES])
         hold = estimate_hold_ms(spoken)
-        full_ms = _round_to(narration_ms(spoken) + STEP_OVERHEAD_MS + hold)
-        short_ms = _round_to(narration_ms(short) + STEP_OVERHEAD_MS + hold // 2)
+        full_ms = _round_to(estimate_ms(spoken) + STEP_OVERHEAD_MS + hold)
+        short_ms = _round_to(estimate_ms(short) + STEP_OVERHEAD_MS + hold // 2)
         step_id = re.sub(r"[^a-z0-9]+", "-", item_title.lower()).strip("-")[:40] or f"step-{number}"
         while step_id in used:
             step_id = f"{step_id}-{number}"

@@ -5,17 +5,15 @@ from __future__ import annotations
 import re
 
 from voiceguide.errors import Diagnostic
-from voiceguide.importer import narration_ms
 from voiceguide.routine import Routine, Variant
-from voiceguide.timeline import compile_timeline
+from voiceguide.timeline import ESTIMATED_CHIME_MS, Timeline, compile_timeline, estimate_ms
 
 LONG_SENTENCE_WORDS = 30
-ESTIMATED_CHIME_MS = 1500
 
 
-def estimated_measure(text: str) -> int:
-    """Estimate a spoken line's length without synthesizing it."""
-    return narration_ms(text)
+def estimated_timeline(routine: Routine, variant: Variant) -> Timeline:
+    """Compile a routine with estimated speech lengths, synthesizing nothing."""
+    return compile_timeline(routine, variant, estimate_ms, chime_ms=ESTIMATED_CHIME_MS)
 
 
 def lint(routine: Routine) -> list[Diagnostic]:
@@ -50,9 +48,7 @@ def lint(routine: Routine) -> list[Diagnostic]:
                 )
             )
     for variant in Variant:
-        timeline = compile_timeline(
-            routine, variant, estimated_measure, chime_ms=ESTIMATED_CHIME_MS
-        )
+        timeline = estimated_timeline(routine, variant)
         warnings += [
             Diagnostic(w.path, w.line, w.message + " (estimated at 150 words a minute)")
             for w in timeline.warnings

@@ -15,6 +15,7 @@ from enum import StrEnum
 from voiceguide.durations import PAUSE_MARKER, format_clock, format_seconds, parse_pause
 from voiceguide.errors import Diagnostic, UsageError
 from voiceguide.routine import Routine, Variant
+from voiceguide.speech import DEFAULT_RATE_WPM
 
 # Pacing, in milliseconds. Chosen by ear for a slow, calm session.
 LEAD_IN_MS = 800  # silence before the first word
@@ -28,7 +29,15 @@ MIN_HOLD_MS = 1000  # least silence at the end of a step
 TAIL_MS = 3000  # silence after the last word
 MAX_SESSION_MS = 24 * 3600 * 1000
 
+ESTIMATED_CHIME_MS = 1500  # the chime's length, for estimates made without the asset
+
 Measure = Callable[[str], int]
+
+
+def estimate_ms(text: str, rate_wpm: int = DEFAULT_RATE_WPM) -> int:
+    """Estimate how long text takes to say, before it is synthesized."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s]
+    return round(len(text.split()) * 60_000 / rate_wpm) + 400 * len(sentences)
 
 
 class Kind(StrEnum):
