@@ -26,6 +26,19 @@ CASES = {
 }
 
 
+def capture_env(folder: Path) -> tuple[dict[str, str], Path]:
+    """Return an environment whose ALSA default device is a file in folder, and that file."""
+    capture = folder / "capture.raw"
+    conf = folder / "asound.conf"
+    conf.write_text(
+        f'pcm.!default {{ type file slave.pcm "null" file "{capture}" format "raw" }}\n'
+    )
+    env = dict(os.environ)
+    env["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{conf}"
+    env["XDG_STATE_HOME"] = str(folder / "state")
+    return env, capture
+
+
 def first_sound_s(args: list[str], env: dict[str, str], capture: Path) -> float:
     capture.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -57,15 +70,8 @@ def main() -> int:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as folder:
         root = Path(folder)
-        capture = root / "capture.raw"
-        conf = root / "asound.conf"
-        conf.write_text(
-            f'pcm.!default {{ type file slave.pcm "null" file "{capture}" format "raw" }}\n'
-        )
-        env = dict(os.environ)
-        env["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{conf}"
+        env, capture = capture_env(root)
         env["XDG_CACHE_HOME"] = str(root / "cache")
-        env["XDG_STATE_HOME"] = str(root / "state")
         print(f"time to first sound, warm cache, {options.runs} runs each")
         for name, args in CASES.items():
             # Warm the cache: synthesize and measure every line once.
