@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from voiceguide.player import Status
     from voiceguide.routine import Routine
     from voiceguide.session import Session
+    from voiceguide.tags import Tags
 
 app = typer.Typer(
     name="voiceguide",
@@ -195,7 +196,8 @@ def _session(
     session = build_session(
         routine, variant, env.speech(settings), music=music, music_volume_db=volume, **build
     )
-    _warn(session.timeline.warnings)
+    if session.ready:  # else the caller warns once the last line is synthesized
+        _warn(session.timeline.warnings)
     return session
 
 
@@ -390,25 +392,35 @@ def export(
             minutes=minutes,
             # Aim the mix so the file, once encoded, measures the target.
             target_lufs=TARGET_LUFS - codec_gain_db(suffix, bitrate),
+            # One session alone encodes while its lines are synthesized; several
+            # are synthesized first (speech engines are not thread-safe).
+            stream=len(jobs) == 1,
         )
-        sessions.append((loaded, session))
+        sessions.append((loaded, session, session.ready))
     year = datetime.date.today().year
 
     def run(index: int, progress: Callable[[int], None] | None) -> None:
-        loaded, session = sessions[index]
+        loaded, session, _ = sessions[index]
         target, suffix = targets[index], suffixes[index]
-        timeline = session.timeline
-        tags = tags_for(timeline, comment=loaded.safety or loaded.description, year=year)
+
+        def tags() -> Tags:  # asked for once the timeline is final
+            comment = loaded.safety or loaded.description
+            return tags_for(session.timeline, comment=comment, year=year)
+
         export_file(
             session.blocks(), target, tags=tags, suffix=suffix, bitrate=bitrate, progress=progress
         )
         if transcript:
-            write_text(target.with_suffix(".vtt"), webvtt(timeline))
+            write_text(target.with_suffix(".vtt"), webvtt(session.timeline))
         if chapter_list:
-            write_text(target.with_suffix(".chapters.txt"), list_chapters(tags.chapters))
+            write_text(target.with_suffix(".chapters.txt"), list_chapters(tags().chapters))
 
-    _run_exports(run, [t.name for t in targets], [total_frames(s.timeline) for _, s in sessions])
-    for target, (_, session) in zip(targets, sessions, strict=True):
+    totals = [total_frames(s.preview()) for _, s, _ in sessions]
+    _run_exports(run, [t.name for t in targets], totals)
+    for _, session, was_ready in sessions:
+        if not was_ready:
+            _warn(session.timeline.warnings)
+    for target, (_, session, _) in zip(targets, sessions, strict=True):
         extras = []
         if transcript:
             extras.append(target.with_suffix(".vtt").name)
@@ -765,7 +777,8 @@ def play(
         "music_volume": music_volume,
     }
     output = env.open_output(backend, device)  # no sound device: say so before any work
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(output.close)
         session = _session(
             ctx,
             loaded,
@@ -775,8 +788,10 @@ def play(
             lead_in_ms=lead_in_ms,
             skip_intro=skip_intro,
             start_step=start_step,
+            stream=True,  # starts after the first line; the rest is synthesized as it plays
         )
-        timeline = session.timeline
+        cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
+        was_ready = session.ready
         tones = Tones(
             to_pcm(prepare(load_asset("pause.wav"))),
             to_pcm(prepare(load_asset("resume.wav"))),
@@ -788,13 +803,21 @@ def play(
 
             controls = TerminalControls(sys.stdin)
         player = Player(
-            timeline, session.blocks, output, controls=controls, on_status=printer, tones=tones
+            lambda: session.timeline,
+            session.blocks,
+            output,
+            controls=controls,
+            on_status=printer,
+            tones=tones,
+            preview=session.preview,
         )
 
         def remember(section: int) -> int | None:
             # Sections count the steps played; map back to the routine's step numbers.
-            if 1 <= section <= len(timeline.steps):
-                step = timeline.steps[section - 1].index
+            # (Steps are in the same order in the preview as in the final timeline.)
+            steps = session.preview().steps
+            if 1 <= section <= len(steps):
+                step = steps[section - 1].index
             elif section == 0:
                 step = start_step
             else:
@@ -812,11 +835,12 @@ def play(
             if printer is not None:
                 printer.clear()
             raise KeyboardInterrupt from None
-    finally:
-        output.close()
     if printer is not None:
         printer.clear()
+    if not was_ready and outcome.finished:
+        _warn(session.timeline.warnings)
     if outcome.finished:
+        timeline = session.timeline
         store.set(key, None)
         typer.echo(
             f"finished {timeline.title} ({timeline.variant}, {format_clock(timeline.total_ms)})"

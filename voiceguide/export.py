@@ -173,7 +173,7 @@ def export(
     blocks: Iterable[Block],
     target: Path,
     *,
-    tags: Tags | None = None,
+    tags: Tags | Callable[[], Tags] | None = None,
     suffix: str | None = None,
     bitrate: str | None = None,
     progress: Callable[[int], None] | None = None,
@@ -181,6 +181,9 @@ def export(
     """Encode blocks into target; the file appears only once it is complete and tagged.
 
     progress(frames) is called after each block with the number of frames written.
+    tags may be a function, asked once the blocks are encoded (a session still
+    being synthesized knows its chapters only then); MP4 files need their
+    chapters up front, so for them it is asked first.
     """
     suffix = suffix or format_of(target)
     fmt = FORMATS[suffix]
@@ -197,15 +200,18 @@ def export(
         *PCM_INPUT,
     ]
     try:
-        if tags is not None and suffix in (".m4a", ".m4b"):
+        if callable(tags) and suffix in (".m4a", ".m4b"):
+            tags = tags()
+        if tags is not None and not callable(tags) and suffix in (".m4a", ".m4b"):
             extra = _temp_beside(target, ".ffmeta")
             extra.write_text(ffmetadata(tags), encoding="utf-8")
             command += ["-i", str(extra), "-map", "0:a", "-map_chapters", "1"]
         command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras, str(tmp)]
         _encode(command, blocks, target, progress)
         if tags is not None:
+            final = tags() if callable(tags) else tags
             try:
-                write_tags(tmp, suffix, tags)
+                write_tags(tmp, suffix, final)
             except Exception as err:  # mutagen raises its own kinds
                 raise AudioError(f"could not tag {target.name}: {err}") from None
         publish(tmp, target)

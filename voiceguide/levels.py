@@ -222,7 +222,7 @@ def moving_average(values: npt.NDArray[np.float64], size: int) -> npt.NDArray[np
 
 
 def limiter_gain(
-    peaks: npt.NDArray[np.float64], ceiling: float, rate: int
+    peaks: npt.NDArray[np.float64], ceiling: float, rate: float
 ) -> npt.NDArray[np.float64]:
     """Return a smooth gain curve that keeps every peak under ceiling (linear).
 
@@ -237,15 +237,22 @@ def limiter_gain(
     return moving_average(sliding_min(needed, 2 * width + 1), width)
 
 
-def limit(samples: npt.NDArray[np.float32], ceiling: float, rate: int) -> npt.NDArray[np.float32]:
+def limit(
+    samples: npt.NDArray[np.float32],
+    ceiling: float,
+    rate: int,
+    *,
+    peaks: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float32]:
     """Return mono samples with true peaks held under ceiling (linear).
 
     One pass: the gain curve is at or below what each peak needs, and the
     0.5 % margin in limiter_gain covers the small shift of inter-sample peaks.
+    peaks is the samples' peak_envelope, if it is already known.
     """
     if len(samples) == 0:
         return samples
-    peaks = peak_envelope(samples)
+    peaks = peak_envelope(samples) if peaks is None else peaks
     if peaks.max() <= ceiling:
         return samples
     return (samples * limiter_gain(peaks, ceiling, rate)).astype(np.float32)

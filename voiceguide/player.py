@@ -97,7 +97,7 @@ class Player:
 
     def __init__(
         self,
-        timeline: Timeline,
+        timeline: Timeline | Callable[[], Timeline],
         blocks_from: Callable[[int], Iterator[Block]],
         output: AudioOutput,
         *,
@@ -106,8 +106,14 @@ class Player:
         on_status: Callable[[Status], None] | None = None,
         tones: Tones | None = None,
         chunk_frames: int = CHUNK_FRAMES,
+        preview: Callable[[], Timeline] | None = None,
     ) -> None:
-        self.timeline = timeline
+        """timeline may be a function that waits for the final timeline (a session
+        still being synthesized); preview then gives the timeline as known now,
+        for the status line. Skipping to a step uses the final timeline.
+        """
+        self._timeline = timeline
+        self._preview = preview
         self.blocks_from = blocks_from
         self.output = output
         self.controls = controls
@@ -115,19 +121,34 @@ class Player:
         self.on_status = on_status
         self.tones = tones
         self.chunk_frames = chunk_frames
-        self.end_frame = ms_to_frames(timeline.total_ms)
-        # Section boundaries in frames: intro, each step, the closing.
-        outro_ms = timeline.steps[-1].end_ms if timeline.steps else timeline.total_ms
-        starts_ms = [0, *(s.start_ms for s in timeline.steps), outro_ms]
-        self.boundaries = [ms_to_frames(ms) for ms in starts_ms]
         self._cursor = 0  # next frame to write
         self._last_back: tuple[float, int] | None = None
         self._last_status = -1.0
 
-    def section_at(self, frame: int) -> int:
+    @property
+    def timeline(self) -> Timeline:
+        """The final timeline (it may wait for lines still being synthesized)."""
+        if callable(self._timeline):
+            self._timeline = self._timeline()
+        return self._timeline
+
+    def shown(self) -> Timeline:
+        """The timeline as known now: final if it is, else the preview."""
+        if callable(self._timeline) and self._preview is not None:
+            return self._preview()
+        return self.timeline
+
+    @staticmethod
+    def boundaries(timeline: Timeline) -> list[int]:
+        """Section starts in frames: intro, each step, the closing."""
+        outro_ms = timeline.steps[-1].end_ms if timeline.steps else timeline.total_ms
+        starts_ms = [0, *(s.start_ms for s in timeline.steps), outro_ms]
+        return [ms_to_frames(ms) for ms in starts_ms]
+
+    def section_at(self, frame: int, timeline: Timeline | None = None) -> int:
         """Return the section (0 intro, 1..N steps, N+1 closing) a frame lies in."""
         section = 0
-        for index, start in enumerate(self.boundaries):
+        for index, start in enumerate(self.boundaries(timeline or self.shown())):
             if frame >= start:
                 section = index
         return section
@@ -138,20 +159,22 @@ class Player:
 
     def status(self, *, paused: bool = False) -> Status:
         """Return where playback is now."""
-        frame = min(self.heard_frame(), self.end_frame)
-        section = self.section_at(frame)
-        steps = self.timeline.steps
+        timeline = self.shown()
+        frame = min(self.heard_frame(), ms_to_frames(timeline.total_ms))
+        section = self.section_at(frame, timeline)
+        steps = timeline.steps
         step = steps[section - 1] if 1 <= section <= len(steps) else None
-        if section + 1 < len(self.boundaries):
-            end = frames_to_ms(self.boundaries[section + 1])
+        boundaries = self.boundaries(timeline)
+        if section + 1 < len(boundaries):
+            end = frames_to_ms(boundaries[section + 1])
         else:
-            end = self.timeline.total_ms
+            end = timeline.total_ms
         return Status(
             position_ms=round(frames_to_ms(frame)),
-            total_ms=self.timeline.total_ms,
+            total_ms=timeline.total_ms,
             section=section,
             step=step,
-            step_count=self.timeline.step_count,
+            step_count=timeline.step_count,
             section_end_ms=round(end),
             paused=paused,
         )
@@ -170,17 +193,18 @@ class Player:
         return heard
 
     def _target_of(self, command: Command, heard: int) -> int:
-        section = self.section_at(heard)
+        boundaries = self.boundaries(self.timeline)
+        section = self.section_at(heard, self.timeline)
         if command is Command.NEXT:
-            if section + 1 < len(self.boundaries):
-                return self.boundaries[section + 1]
-            return self.end_frame
+            if section + 1 < len(boundaries):
+                return boundaries[section + 1]
+            return ms_to_frames(self.timeline.total_ms)
         # BACK: restart this section; twice in quick succession, the one before.
         now = self.clock()
         if self._last_back is not None and now - self._last_back[0] <= BACK_TWICE_S:
             section = max(self._last_back[1] - 1, 0)
         self._last_back = (now, section)
-        return self.boundaries[section]
+        return boundaries[section]
 
     def _pause(self) -> Command | None:
         """Pause until resumed; return a command that ends the pause other than resume."""
@@ -226,8 +250,8 @@ class Player:
                 self._report()
             self.output.finish()
             self._report(force=True)
-            end = self.end_frame
-            return Outcome(True, round(frames_to_ms(end)), self.section_at(end))
+            end = ms_to_frames(self.timeline.total_ms)
+            return Outcome(True, round(frames_to_ms(end)), self.section_at(end, self.timeline))
         except KeyboardInterrupt:
             heard = self._stop_here()
             raise Interrupted(

@@ -44,9 +44,11 @@ def render(
     *,
     block_ms: int = BLOCK_MS,
     start_frame: int = 0,
+    end_frame: int | None = None,
 ) -> Iterator[Block]:
     """Yield the session from start_frame on, as 16-bit stereo blocks of at most block_ms.
 
+    end_frame stops it early (a session still being synthesized renders what is settled).
     Mixing is by absolute position, so the samples do not depend on where
     rendering starts or on the block size.
     """
@@ -62,7 +64,7 @@ def render(
     pending = iter(sounding)
     upcoming = next(pending, None)
     active: list[_Voice] = []
-    end = total_frames(timeline)
+    end = total_frames(timeline) if end_frame is None else min(end_frame, total_frames(timeline))
     block = max(ms_to_frames(block_ms), 1)
 
     for b_start in range(max(start_frame, 0), end, block):

@@ -1,4 +1,25 @@
-"""Assemble a session: routine + speech + options -> Timeline, mix plan and audio."""
+"""Assemble a session: routine + speech + options -> Timeline, mix plan and audio.
+
+A session whose lines are all cached is compiled and planned exactly before
+the first block. When lines are missing and the engine is slow (the neural
+voice), `build_session(..., stream=True)` starts synthesizing them in timeline
+order in the background and the session plays or encodes as far as its
+lines are known: the start of the session sounds after its first line, not
+after its last.
+
+What is settled while lines are still missing:
+- the intro is laid out line after line, so everything before its first
+  missing line is final;
+- a step's cues are placed relative to the step's length, which may stretch
+  with any of its lines, so a step is final only when all of its lines are;
+- holds fitted with --minutes depend on every line, so only the intro is
+  final until all lines are known;
+- the music bed fades out over the last 8 s, so nothing that close to the
+  (still unknown) end is rendered early.
+The session gain is chosen once, when the first block is wanted, from the
+lines measured by then and stand-ins for the rest (see MixPlanner.stand_in),
+and then kept, so levels never jump mid-session.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +28,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from voiceguide.assets import asset_path
-from voiceguide.audio import Block, read_wav_mono
-from voiceguide.mix import TARGET_LUFS, AnalysisCache, Mix, plan_mix
-from voiceguide.music import DEFAULT_VOLUME_DB, load_bed
-from voiceguide.render import render
+from voiceguide.audio import Block, ms_to_frames, read_wav_mono
+from voiceguide.errors import UsageError
+from voiceguide.mix import TARGET_LUFS, AnalysisCache, Mix, MixPlanner
+from voiceguide.music import DEFAULT_VOLUME_DB, FADE_OUT_MS, load_bed
+from voiceguide.render import BLOCK_MS, render, total_frames
 from voiceguide.routine import Routine, Variant
+from voiceguide.speech import DEFAULT_RATE_WPM
 from voiceguide.speech.base import Clip, SpeechLibrary
-from voiceguide.timeline import Timeline, compile_timeline, spoken_texts
+from voiceguide.timeline import (
+    Kind,
+    Measure,
+    Timeline,
+    compile_timeline,
+    estimate_ms,
+    spoken_texts,
+)
 
 
 def load_asset(name: str) -> Clip:
@@ -27,21 +57,145 @@ def load_chime() -> Clip:
     return load_asset("chime.wav")
 
 
-class Session:
-    """A compiled timeline, and the mix plan made when audio is first wanted."""
+def settled_ms(timeline: Timeline, known: Callable[[str], bool], *, scaled: bool) -> int:
+    """Return how far into timeline nothing can change when the unknown lines arrive.
 
-    def __init__(self, timeline: Timeline, plan: Callable[[], Mix]) -> None:
-        self.timeline = timeline
-        self._plan = plan
+    timeline was compiled with estimates for the lines `known` says are not
+    ready; scaled says its holds were fitted to a length (--minutes).
+    """
+    missing = next(
+        (s for s in timeline.segments if s.kind in (Kind.SPEECH, Kind.CUE) and not known(s.text)),
+        None,
+    )
+    if missing is None:
+        return timeline.total_ms
+
+    def section_start(section: int) -> int:
+        return next((s.start_ms for s in timeline.segments if s.step >= section), timeline.total_ms)
+
+    limit = missing.start_ms if missing.step == 0 else section_start(missing.step)
+    if scaled:
+        limit = min(limit, section_start(1))
+    last = max((s.step for s in timeline.segments), default=0)
+    return max(min(limit, section_start(last) - FADE_OUT_MS), 0)
+
+
+class Session:
+    """A compiled timeline, its mix plan, and its audio, block by block.
+
+    `timeline` is final (it waits for lines still being synthesized);
+    `preview()` is the timeline as far as it is known now, with the length of
+    lines not synthesized yet estimated from their words.
+    """
+
+    def __init__(
+        self,
+        compile_with: Callable[[Measure], Timeline],
+        speech: SpeechLibrary,
+        planner: Callable[[], MixPlanner],
+        *,
+        scaled: bool = False,
+        rate_wpm: int = DEFAULT_RATE_WPM,
+    ) -> None:
+        self._compile_with = compile_with
+        self.speech = speech
+        self._make_planner = planner
+        self._scaled = scaled
+        self._rate_wpm = rate_wpm
+        self._final: Timeline | None = None
+        self._preview: tuple[int, Timeline, frozenset[str]] | None = None
+        self._session_db: float | None = None
+        if not speech.busy():
+            self._final = compile_with(speech.duration_ms)
+
+    @property
+    def ready(self) -> bool:
+        """True once every line is synthesized (the timeline is final)."""
+        return self._final is not None or not self.speech.busy()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The final timeline; waits for any lines still being synthesized."""
+        if self._final is None:
+            while self.speech.busy():
+                self.speech.wait_for_more(self.speech.known_count())
+            self._final = self._compile_with(self.speech.duration_ms)
+        return self._final
+
+    def preview(self) -> Timeline:
+        """The timeline as known now: final where lines are ready, estimated elsewhere."""
+        return self.timeline if self.ready else self._snapshot()[1]
+
+    def _snapshot(self) -> tuple[int, Timeline, frozenset[str]]:
+        """Return the preview with how many lines were ready and which were used as known.
+
+        Lines keep arriving while it is compiled, so it records the ones it
+        measured: only they count as known in it.
+        """
+        count = self.speech.known_count()
+        if self._preview is None or self._preview[0] != count:
+            used: set[str] = set()
+
+            def measure(text: str, unknown_ms: Callable[[str], int]) -> int:
+                known = self.speech.known_duration_ms(text)
+                if known is None:
+                    return unknown_ms(text)
+                used.add(text)
+                return known
+
+            try:
+                timeline = self._compile_with(
+                    lambda text: measure(text, lambda t: estimate_ms(t, self._rate_wpm))
+                )
+            except UsageError:
+                # The estimates do not fit --minutes; the lines may. Laying the
+                # unknown lines out as silent is as good for what is settled.
+                used.clear()
+                timeline = self._compile_with(lambda text: measure(text, lambda _: 0))
+            self._preview = (count, timeline, frozenset(used))
+        return self._preview
+
+    @functools.cached_property
+    def _planner(self) -> MixPlanner:
+        return self._make_planner()
+
+    def _plan(self, timeline: Timeline) -> Mix:
+        planner = self._planner
+        # The lines ready now (not those that arrive while these are measured).
+        planner.analyse([t for t in timeline.spoken_texts() if self.speech.known(t)])
+        mix = planner.plan(timeline, self._session_db)
+        self._session_db = mix.session_db  # chosen once, then kept
+        return mix
 
     @functools.cached_property
     def mix(self) -> Mix:
-        """The levels of every clip and of the bed (measured on first use, then cached)."""
-        return self._plan()
+        """The levels of every clip and of the bed (final: waits for every line)."""
+        return self._plan(self.timeline)
 
     def blocks(self, start_frame: int = 0) -> Iterator[Block]:
-        """Yield the rendered session from start_frame on, block by block."""
-        return render(self.timeline, self.mix, start_frame=start_frame)
+        """Yield the session from start_frame on, block by block.
+
+        While lines are still being synthesized, this renders what is settled
+        and waits for the next line when it runs out.
+        """
+        frame = max(start_frame, 0)
+        while not self.ready:
+            count, timeline, known = self._snapshot()
+            total = total_frames(timeline)
+            settled = ms_to_frames(settled_ms(timeline, known.__contains__, scaled=self._scaled))
+            if frame >= total or settled < min(frame + ms_to_frames(BLOCK_MS), total):
+                self.speech.wait_for_more(count)
+                continue
+            for block in render(
+                timeline, self._plan(timeline), start_frame=frame, end_frame=settled
+            ):
+                yield block
+                frame += len(block)
+        yield from render(self.timeline, self.mix, start_frame=frame)
+
+    def close(self) -> None:
+        """Stop synthesizing lines no one will hear (quitting early)."""
+        self.speech.stop()
 
 
 def build_session(
@@ -57,25 +211,41 @@ def build_session(
     music_volume_db: float = DEFAULT_VOLUME_DB,
     target_lufs: float = TARGET_LUFS,
     chime: Clip | None = None,
+    stream: bool = False,
 ) -> Session:
-    """Synthesize (or fetch from cache) every line, compile the timeline, plan the mix."""
+    """Synthesize (or fetch from cache) every line, compile the timeline, plan the mix.
+
+    With stream=True and an engine slow enough to declare `parallel_synthesis`,
+    missing lines are synthesized in the background instead, in the order
+    they are spoken, and the session is ready to play at once.
+    """
     chime = chime if chime is not None else load_chime()
     bed = load_bed(music) if music is not None else None  # a bad file fails before any work
-    speech.prepare(spoken_texts(routine, variant, lead_in_ms=lead_in_ms))
-    timeline = compile_timeline(
-        routine,
-        variant,
-        speech.duration_ms,
-        chime_ms=chime.duration_ms,
-        minutes=minutes,
-        lead_in_ms=lead_in_ms,
-        skip_intro=skip_intro,
-        start_step=start_step,
-    )
 
-    def plan() -> Mix:
-        return plan_mix(
-            timeline,
+    def compile_with(measure: Measure) -> Timeline:
+        return compile_timeline(
+            routine,
+            variant,
+            measure,
+            chime_ms=chime.duration_ms,
+            minutes=minutes,
+            lead_in_ms=lead_in_ms,
+            skip_intro=skip_intro,
+            start_step=start_step,
+        )
+
+    rate = int(getattr(speech.engine, "rate_wpm", DEFAULT_RATE_WPM))
+    texts = spoken_texts(routine, variant, lead_in_ms=lead_in_ms)  # in the order spoken
+    missing = speech.missing(texts) if stream else []
+    if missing and getattr(speech.engine, "parallel_synthesis", False):
+        # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
+        compile_with(lambda text: speech.known_duration_ms(text) or 0)
+        speech.synthesize_in_background(missing)
+    else:
+        speech.prepare(texts)
+
+    def planner() -> MixPlanner:
+        return MixPlanner(
             speech.clip,
             chime,
             bed_loop=bed,
@@ -85,4 +255,4 @@ def build_session(
             target_lufs=target_lufs,
         )
 
-    return Session(timeline, plan)
+    return Session(compile_with, speech, planner, scaled=minutes is not None, rate_wpm=rate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -122,6 +123,12 @@ class SpeechLibrary:
         self.workers = workers
         self._durations: dict[str, int] = {}
         self.synthesized = 0  # how many clips this library had to synthesize
+        # Lines synthesized in the background: kept in memory, so they never need the cache.
+        self._fresh: dict[str, Clip] = {}
+        self._arrived = threading.Condition()
+        self._queue: list[str] = []  # lines the background thread still has to synthesize
+        self._failure: BaseException | None = None
+        self._stop = False
 
     def _cached(self, text: str) -> Clip | None:
         if self.cache is None:
@@ -149,7 +156,14 @@ class SpeechLibrary:
         return None if clip is None else clip.duration_ms
 
     def clip(self, text: str) -> Clip:
-        """Return the trimmed clip for text, synthesizing it if it is not cached."""
+        """Return the trimmed clip for text, synthesizing it if it is not cached.
+
+        A line the background thread is still working on is waited for (the
+        engine is never used by two threads at once).
+        """
+        self.wait_for(text)
+        if text in self._fresh:
+            return self._fresh[text]
         cached = self._cached(text)
         if cached is not None:
             return cached
@@ -157,13 +171,90 @@ class SpeechLibrary:
         self._store(text, clip)
         return clip
 
-    def prepare(self, texts: Iterable[str]) -> None:
-        """Make sure every text has a clip (synthesize what is missing)."""
-        missing = [
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """Return the distinct texts that have no clip yet, in order."""
+        return [
             text
             for text in dict.fromkeys(texts)
             if text not in self._durations and self._cached(text) is None
         ]
+
+    def synthesize_in_background(self, texts: list[str]) -> None:
+        """Start synthesizing texts, in this order, in a background thread.
+
+        Others carry on: `known` says which lines are ready, `wait_for_more`
+        waits for the next one. Engines release the GIL while they compute,
+        so rendering and encoding go on beside it.
+        """
+        self._queue = list(texts)
+        if not self._queue:
+            return
+        self._stop = False
+        threading.Thread(target=self._work, name="voiceguide-speech", daemon=True).start()
+
+    def _work(self) -> None:
+        try:
+            while True:
+                with self._arrived:
+                    if self._stop or not self._queue:
+                        return
+                    text = self._queue[0]
+                clip = self.engine.synthesize(text).trimmed()
+                self._store(text, clip)
+                with self._arrived:
+                    self._fresh[text] = clip
+                    self._queue.pop(0)
+                    self._arrived.notify_all()
+        except BaseException as err:  # handed to whoever waits
+            with self._arrived:
+                self._failure = err
+                self._queue.clear()
+                self._arrived.notify_all()
+
+    def known_duration_ms(self, text: str) -> int | None:
+        """Return the length of text's clip if it is ready (never waits, never synthesizes)."""
+        return self._durations.get(text)
+
+    def known_count(self) -> int:
+        """Return how many clips are ready; it grows as the background thread works."""
+        return len(self._durations)
+
+    def known(self, text: str) -> bool:
+        """Return True when text's clip is ready (never waits, never synthesizes)."""
+        return text in self._durations
+
+    def busy(self) -> bool:
+        """Return True while the background thread has lines left to synthesize."""
+        return bool(self._queue)
+
+    def wait_for_more(self, known: int) -> None:
+        """Wait until more than `known` clips are ready (see known_count), or all are."""
+        with self._arrived:
+            while self._queue and self.known_count() <= known and self._failure is None:
+                self._arrived.wait()
+            self._raise_failure()
+
+    def wait_for(self, text: str) -> None:
+        """Wait until the background thread is past text (no wait if it is not queued)."""
+        with self._arrived:
+            while text in self._queue and self._failure is None:
+                self._arrived.wait()
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def stop(self) -> None:
+        """Ask the background thread to stop after the line it is on."""
+        with self._arrived:
+            self._stop = True
+            del self._queue[1:]  # the line being synthesized now finishes
+            self._arrived.notify_all()
+
+    def prepare(self, texts: Iterable[str]) -> None:
+        """Make sure every text has a clip (synthesize what is missing)."""
+        missing = self.missing(texts)
         pooled = getattr(self.engine, "parallel_synthesis", False)
         if pooled and self.recipe and self.workers > 1 and len(missing) >= 2 * self.workers:
             self._prepare_in_pool(missing)

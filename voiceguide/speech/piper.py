@@ -128,6 +128,10 @@ class PiperEngine:
             except ImportError:
                 raise SpeechError(f"piper-tts is not installed; {INSTALL_HINT}") from None
             options = onnxruntime.SessionOptions()
+            # Idle worker threads sleep instead of spinning: the same speed alone
+            # (11.0 s vs 11.3 s for the full lower-back routine), but 20.3 instead of
+            # 22.0 CPU-seconds, which the encoder beside it can use.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             if self.threads is not None:
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
