@@ -21,6 +21,7 @@ from voiceguide.audio import ms_to_frames
 from voiceguide.cli import app
 from voiceguide.env import Environment
 from voiceguide.errors import AudioError, ExitCode
+from voiceguide.files import CacheFolder
 from voiceguide.mix import AnalysisCache, plan_mix
 from voiceguide.music import BUILTIN, DUCK_DB, load_bed, make_loop, resolve
 from voiceguide.render import render
@@ -98,7 +99,7 @@ def test_exported_sessions_meet_the_loudness_spec(
 
 
 # Measured clips, shared by the tests in this module (the fake voice is deterministic).
-_ANALYSES = AnalysisCache(Path(tempfile.mkdtemp(prefix="voiceguide-analyses-")))
+_ANALYSES = AnalysisCache(CacheFolder(Path(tempfile.mkdtemp(prefix="voiceguide-analyses-"))))
 
 
 @functools.cache

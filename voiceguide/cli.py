@@ -11,7 +11,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -25,9 +25,11 @@ from voiceguide.routine import Variant, builtin_names, find_routine, load_builti
 
 if TYPE_CHECKING:
     from voiceguide.config import Settings
+    from voiceguide.files import CacheProblem
     from voiceguide.player import Status
     from voiceguide.routine import Routine
     from voiceguide.session import Session
+    from voiceguide.speech.base import SpeechLibrary
     from voiceguide.tags import Tags
 
 app = typer.Typer(
@@ -47,9 +49,30 @@ def _stderr(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _warn(warnings: tuple[Diagnostic, ...]) -> None:
+def _warn(warnings: Iterable[Diagnostic | CacheProblem]) -> None:
     for warning in warnings:
         _stderr(f"warning: {warning}")
+
+
+def _watch_cache(ctx: typer.Context, speech: SpeechLibrary) -> None:
+    """Follow speech's clip cache, to say if it stops saving (see _report_caches)."""
+    meta = ctx.find_root().meta
+    if speech.cache is not None:
+        meta.setdefault("voiceguide.caches", []).append(speech.cache.folder)
+    _report_caches(meta)
+
+
+def _report_caches(meta: dict[str, Any]) -> None:
+    """Warn about each cache problem not yet reported: once per run, however many clips failed.
+
+    Called when the sessions are built and again when the command ends, since
+    the mix plan, which caches analyses too, is made only once audio is wanted.
+    """
+    said: set[CacheProblem] = meta.setdefault("voiceguide.cache-problems", set())
+    for folder in meta.get("voiceguide.caches", []):
+        if folder.problem is not None and folder.problem not in said:
+            said.add(folder.problem)
+            _warn([folder.problem])
 
 
 def _env(ctx: typer.Context) -> Environment:
@@ -71,7 +94,11 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
         find_root = getattr(ctx, "find_root", None)
         debug = find_root is not None and bool(find_root().meta.get("voiceguide.debug"))
         try:
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            finally:
+                if find_root is not None:
+                    _report_caches(find_root().meta)
         except VoiceguideError as err:
             if debug:
                 traceback.print_exc()
@@ -193,11 +220,11 @@ def _session(
     env = _env(ctx)
     settings = env.settings(**options)
     music, volume = _music(settings, routine)
-    session = build_session(
-        routine, variant, env.speech(settings), music=music, music_volume_db=volume, **build
-    )
+    speech = env.speech(settings)
+    session = build_session(routine, variant, speech, music=music, music_volume_db=volume, **build)
     if session.ready:  # else the caller warns once the last line is synthesized
         _warn(session.timeline.warnings)
+    _watch_cache(ctx, speech)
     return session
 
 

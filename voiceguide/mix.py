@@ -10,14 +10,12 @@ every clip under the ceiling.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -25,7 +23,7 @@ import numpy.typing as npt
 
 from voiceguide import levels
 from voiceguide.audio import SAMPLE_RATE, ms_to_frames
-from voiceguide.files import atomic_write
+from voiceguide.files import CacheFolder, checksum
 from voiceguide.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
 from voiceguide.speech.base import Clip
 from voiceguide.timeline import Kind, Timeline
@@ -115,18 +113,38 @@ class Analysis:
 
     @classmethod
     def from_json(cls, text: str) -> Analysis | None:
+        """Return the analysis text holds, or None unless it is a sound one of this version."""
         try:
             data = json.loads(text)
-            if data.get("version") != ANALYSIS_VERSION:
-                return None
-            return cls(
-                float(data["loudness_lufs"]),
-                float(data["true_peak"]),
-                np.asarray(data["energy"], dtype=np.float64),
-                tuple(float(k) for k in data["kept_after_limit"]),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return None
+        if not isinstance(data, dict) or data.get("version") != ANALYSIS_VERSION:
+            return None
+        numbers = _numbers([data.get("loudness_lufs"), data.get("true_peak")])
+        energy = _numbers(data.get("energy"))
+        kept = _numbers(data.get("kept_after_limit"))
+        if numbers is None or energy is None or kept is None or len(kept) == 0:
+            return None
+        loudness, peak = float(numbers[0]), float(numbers[1])
+        if math.isnan(loudness) or loudness == math.inf:  # -inf: a silent clip
+            return None
+        measures = np.concatenate([numbers[1:], energy, kept])
+        if not (np.isfinite(measures).all() and (measures >= 0).all()):
+            return None
+        return cls(loudness, peak, energy, tuple(float(k) for k in kept))
+
+
+def _numbers(value: object) -> npt.NDArray[np.float64] | None:
+    """Return a JSON list of numbers as floats, or None if it is anything else."""
+    if not isinstance(value, list):
+        return None
+    try:
+        array = np.array(value)  # strings, nulls, objects or nesting give another dtype or shape
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.ndim != 1 or array.dtype.kind not in "iuf":
+        return None
+    return array.astype(np.float64)
 
 
 def analyse(audio: FloatArray, peaks: npt.NDArray[np.float64] | None = None) -> Analysis:
@@ -167,29 +185,38 @@ def analyse(audio: FloatArray, peaks: npt.NDArray[np.float64] | None = None) -> 
 
 
 class AnalysisCache:
-    """Analyses stored as JSON beside the clip cache's WAV files."""
+    """Analyses stored as JSON beside the clip cache's WAV files.
 
-    def __init__(self, root: Path | None) -> None:
-        self.root = root
+    Each file is the SHA-256 checksum of its key and JSON text, in hex, on a
+    line of its own, then the JSON: one that fails the check is treated as missing.
+    """
 
-    def _path(self, key: str) -> Path | None:
-        return None if self.root is None else self.root / key[:2] / f"{key}.analysis.json"
+    def __init__(self, folder: CacheFolder | None) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def name(key: str) -> str:
+        """Return the entry's file name, relative to the cache's folder."""
+        return f"{key[:2]}/{key}.analysis.json"
 
     def get(self, key: str) -> Analysis | None:
-        path = self._path(key)
-        if path is None:
-            return None
-        try:
-            return Analysis.from_json(path.read_text())
-        except OSError:
-            return None
+        entry = self.folder.read(self.name(key)) if self.folder is not None else None
+        return None if entry is None else _unseal(key, entry)
 
     def put(self, key: str, analysis: Analysis) -> None:
-        path = self._path(key)
-        if path is None:
+        if self.folder is None:
             return
-        with contextlib.suppress(OSError):  # an unwritable cache only costs speed
-            atomic_write(path, analysis.to_json().encode(), make_parents=True)
+        text = analysis.to_json().encode()
+        entry = checksum(key.encode(), text).hex().encode() + b"\n" + text
+        self.folder.put(self.name(key), entry, lambda e: _unseal(key, e) is not None)
+
+
+def _unseal(key: str, entry: bytes) -> Analysis | None:
+    """Return the analysis in an entry, or None if the entry fails its check."""
+    check, _, text = entry.partition(b"\n")
+    if check != checksum(key.encode(), text).hex().encode():
+        return None
+    return Analysis.from_json(text.decode("utf-8", errors="replace"))
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ def build_session(
             bed_loop=bed,
             music_volume_db=music_volume_db,
             cache_key=speech.cache_key,
-            analyses=AnalysisCache(speech.cache.root if speech.cache is not None else None),
+            analyses=AnalysisCache(speech.cache.folder if speech.cache is not None else None),
             target_lufs=target_lufs,
         )
 

@@ -122,6 +122,8 @@ class SpeechLibrary:
         self.recipe = recipe
         self.workers = workers
         self._durations: dict[str, int] = {}
+        # Clips the cache could not save, kept so that each is synthesized only once a run.
+        self._unsaved: dict[str, Clip] = {}
         self.synthesized = 0  # how many clips this library had to synthesize
         # Lines synthesized in the background: kept in memory, so they never need the cache.
         self._fresh: dict[str, Clip] = {}
@@ -131,6 +133,8 @@ class SpeechLibrary:
         self._stop = False
 
     def _cached(self, text: str) -> Clip | None:
+        if text in self._unsaved:
+            return self._unsaved[text]
         if self.cache is None:
             return None
         clip = self.cache.get(self.cache.key(self.engine.identity, text))
@@ -138,11 +142,15 @@ class SpeechLibrary:
             self._durations[text] = clip.duration_ms
         return clip
 
-    def _store(self, text: str, clip: Clip) -> None:
+    def _store(self, text: str, clip: Clip) -> Clip:
+        """Cache a new clip; return the one to use (another process's, if it cached one first)."""
         self.synthesized += 1
         if self.cache is not None:
-            self.cache.put(self.cache.key(self.engine.identity, text), clip)
+            clip = self.cache.put(self.cache.key(self.engine.identity, text), clip)
+        if self.cache is None or self.cache.folder.problem is not None:
+            self._unsaved[text] = clip
         self._durations[text] = clip.duration_ms
+        return clip
 
     def cache_key(self, text: str) -> str | None:
         """Return the cache key of text's clip (None without a cache)."""
@@ -167,9 +175,7 @@ class SpeechLibrary:
         cached = self._cached(text)
         if cached is not None:
             return cached
-        clip = self.engine.synthesize(text).trimmed()
-        self._store(text, clip)
-        return clip
+        return self._store(text, self.engine.synthesize(text).trimmed())
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         """Return the distinct texts that have no clip yet, in order."""
@@ -199,8 +205,7 @@ class SpeechLibrary:
                     if self._stop or not self._queue:
                         return
                     text = self._queue[0]
-                clip = self.engine.synthesize(text).trimmed()
-                self._store(text, clip)
+                clip = self._store(text, self.engine.synthesize(text).trimmed())
                 with self._arrived:
                     self._fresh[text] = clip
                     self._queue.pop(0)
