@@ -327,8 +327,12 @@ class MixPlanner:
         # Resampled, faded clips and their true-peak envelopes, shared by the
         # analysis and every Mix planned (a session still being synthesized
         # plans several), so no clip is prepared twice while it is in use.
-        self._prepared = _Recent(lambda text: prepare(self.speech(text)))
-        self._peaks = _Recent(lambda text: levels.peak_envelope(self._prepared.get_or_make(text)))
+        # A line is prepared, measured and made final within a block or two, so a
+        # few of each suffice; the renderer holds the final clips it is mixing.
+        self._prepared = _Recent(lambda text: prepare(self.speech(text)), keep=4)
+        self._peaks = _Recent(
+            lambda text: levels.peak_envelope(self._prepared.get_or_make(text)), keep=2
+        )
         self._final: _Recent[FloatArray] | None = None
         self._final_chime: FloatArray | None = None
         self._final_db: float | None = None  # the session gain _final and _final_chime are for
@@ -490,7 +494,7 @@ class MixPlanner:
                     audio = levels.limit(audio, ceiling, SAMPLE_RATE, peaks=peaks)
                 return audio
 
-            self._final = _Recent(voice)
+            self._final = _Recent(voice, keep=8)
         if self._final_chime is None or self._final_db != session_db:
             chime = (self.chime_audio * self.chime_gain * session_gain).astype(np.float32)
             if levels.true_peak(chime) > ceiling:

@@ -179,6 +179,8 @@ class Session:
         and waits for the next line when it runs out.
         """
         frame = max(start_frame, 0)
+        if not self.ready:
+            self._planner  # noqa: B018 - measure the chime and bed while the first line is made
         while not self.ready:
             count, timeline, known = self._snapshot()
             total = total_frames(timeline)
@@ -220,7 +222,6 @@ def build_session(
     they are spoken, and the session is ready to play at once.
     """
     chime = chime if chime is not None else load_chime()
-    bed = load_bed(music) if music is not None else None  # a bad file fails before any work
 
     def compile_with(measure: Measure) -> Timeline:
         return compile_timeline(
@@ -240,8 +241,14 @@ def build_session(
     if missing and getattr(speech.engine, "parallel_synthesis", False):
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
         compile_with(lambda text: speech.known_duration_ms(text) or 0)
-        speech.synthesize_in_background(missing)
+        speech.synthesize_in_background(missing)  # first, so the first line comes soonest
+        try:
+            bed = load_bed(music) if music is not None else None
+        except BaseException:
+            speech.stop()
+            raise
     else:
+        bed = load_bed(music) if music is not None else None  # a bad file fails before any work
         speech.prepare(texts)
 
     def planner() -> MixPlanner:

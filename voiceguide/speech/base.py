@@ -131,6 +131,7 @@ class SpeechLibrary:
         self._queue: list[str] = []  # lines the background thread still has to synthesize
         self._failure: BaseException | None = None
         self._stop = False
+        self._worker: threading.Thread | None = None
 
     def _cached(self, text: str) -> Clip | None:
         if text in self._unsaved:
@@ -196,7 +197,8 @@ class SpeechLibrary:
         if not self._queue:
             return
         self._stop = False
-        threading.Thread(target=self._work, name="voiceguide-speech", daemon=True).start()
+        self._worker = threading.Thread(target=self._work, name="voiceguide-speech", daemon=True)
+        self._worker.start()
 
     def _work(self) -> None:
         try:
@@ -250,12 +252,18 @@ class SpeechLibrary:
         if self._failure is not None:
             raise self._failure
 
-    def stop(self) -> None:
-        """Ask the background thread to stop after the line it is on."""
+    def stop(self, wait_s: float = 10.0) -> None:
+        """Stop the background thread after the line it is on, and wait for it.
+
+        Waiting matters: a process that exits while a neural engine is in the
+        middle of a line aborts ("terminate called without an active exception").
+        """
         with self._arrived:
             self._stop = True
             del self._queue[1:]  # the line being synthesized now finishes
             self._arrived.notify_all()
+        if self._worker is not None and self._worker is not threading.current_thread():
+            self._worker.join(wait_s)
 
     def prepare(self, texts: Iterable[str]) -> None:
         """Make sure every text has a clip (synthesize what is missing)."""
