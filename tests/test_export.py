@@ -187,3 +187,30 @@ def test_rms_of_silence_and_tone() -> None:
     tone = np.sin(np.linspace(0, 200 * np.pi, 44_100))
     assert abs(rms_dbfs(tone) + 3.01) < 0.05
     assert decode  # imported for the real-pipeline tests
+
+
+def test_the_codec_calibration_is_measured_once_and_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import voiceguide.export as export_module
+
+    measured: list[str] = []
+    real = export_module._measure_codec_gain
+
+    def counting(*args: object) -> float:
+        measured.append(str(args[-1]))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export_module, "_measure_codec_gain", counting)
+    memo = tmp_path / "codec-gains.json"
+    first = codec_gain_db(".mp3", "96k", memo)
+    codec_gain_db.cache_clear()
+    assert codec_gain_db(".mp3", "96k", memo) == first
+    assert measured == [".mp3"]  # the second run read it from the memo
+    assert -1.0 < first < 0.0  # LAME below 160 kbps plays back a little quieter
+    memo.write_text("{not json")  # a damaged memo is measured again and rewritten
+    codec_gain_db.cache_clear()
+    assert codec_gain_db(".mp3", "96k", memo) == pytest.approx(first, abs=0.01)
+    assert measured == [".mp3", ".mp3"]
+    assert json.loads(memo.read_text())
+    codec_gain_db.cache_clear()

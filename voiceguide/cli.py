@@ -408,6 +408,7 @@ def export(
         "music": music,
         "music_volume": music_volume,
     }
+    codec_memo = _env(ctx).cache_root() / "codec-gains.json"
     sessions = []
     for (routine, variant), suffix in zip(jobs, suffixes, strict=True):
         loaded = find_routine(routine)
@@ -418,7 +419,7 @@ def export(
             options,
             minutes=minutes,
             # Aim the mix so the file, once encoded, measures the target.
-            target_lufs=TARGET_LUFS - codec_gain_db(suffix, bitrate),
+            target_lufs=TARGET_LUFS - codec_gain_db(suffix, bitrate, codec_memo),
             # One session alone encodes while its lines are synthesized; several
             # are synthesized first (speech engines are not thread-safe).
             stream=len(jobs) == 1,

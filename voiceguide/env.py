@@ -73,13 +73,16 @@ class Environment:
         from voiceguide.speech.cache import ClipCache
 
         name, voice, rate = settings.engine.value, settings.voice.value, settings.rate.value
-        folder = self.cache_dir if self.cache_dir is not None else default_cache_dir()
         return SpeechLibrary(
             self.make_engine(name, voice, rate),
-            ClipCache(folder),
+            ClipCache(self.cache_root()),
             recipe=EngineRecipe(self.make_engine, name, voice, rate),
             workers=self.workers or os.cpu_count() or 1,
         )
+
+    def cache_root(self) -> Path:
+        """Return the folder of the clip cache and of small measurements kept between runs."""
+        return self.cache_dir if self.cache_dir is not None else default_cache_dir()
 
     def resume_store(self) -> ResumeStore:
         """Return the store of remembered playback positions."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import queue
 import shutil
@@ -91,18 +92,40 @@ def _bitrate_args(fmt: Format, bitrate: str | None) -> list[str]:
 
 
 @functools.cache
-def codec_gain_db(suffix: str, bitrate: str | None = None) -> float:
+def codec_gain_db(suffix: str, bitrate: str | None = None, memo: Path | None = None) -> float:
     """Return how much the encoder changes the level, in dB (0 for lossless formats).
 
     LAME at 160 kbps and below plays back about 0.44 dB quieter than its input
     (measured: the same loss for a tone and for speech, at every frequency), so
-    a session aimed at -16 LUFS would measure -16.5. Measured here once per run
-    by encoding a second of tone, so it holds for whatever encoder is installed.
+    a session aimed at -16 LUFS would measure -16.5. Measured by encoding a
+    second of tone, so it holds for whatever encoder is installed, and
+    remembered in memo (a JSON file) for that ffmpeg binary and these settings.
     """
     fmt = FORMATS[suffix]
     if fmt.bitrate is None:
         return 0.0
     ffmpeg = find_ffmpeg()
+    known: dict[str, float] = {}
+    stamp = ""
+    if memo is not None:
+        with contextlib.suppress(OSError, ValueError):
+            binary = Path(ffmpeg).resolve().stat()
+            stamp = json.dumps([ffmpeg, binary.st_size, binary.st_mtime_ns, fmt.codec, bitrate])
+            loaded = json.loads(memo.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                known = {k: v for k, v in loaded.items() if isinstance(v, float)}
+        if stamp in known and abs(known[stamp]) < 6:
+            return known[stamp]
+    gain = _measure_codec_gain(ffmpeg, fmt, bitrate, suffix)
+    if memo is not None and stamp:
+        known[stamp] = gain
+        with contextlib.suppress(OSError):
+            atomic_write(memo, json.dumps(known).encode(), make_parents=True)
+    return gain
+
+
+def _measure_codec_gain(ffmpeg: str, fmt: Format, bitrate: str | None, suffix: str) -> float:
+    """Encode a second of 1 kHz tone and decode it again; return the level change in dB."""
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     tone = np.round(3277 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
     pcm = np.repeat(tone[:, None], CHANNELS, axis=1).tobytes()
