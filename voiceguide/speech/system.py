@@ -115,6 +115,7 @@ class SystemEngine:
             with contextlib.redirect_stdout(io.StringIO()):
                 engine.save_to_file(text, str(path))
                 engine.runAndWait()
+                _wait_for_espeak()
             try:
                 with wave.open(str(path), "rb") as wav:
                     rate = wav.getframerate()
@@ -124,3 +125,17 @@ class SystemEngine:
                     f"the system voice produced no audio for {text!r} ({err})"
                 ) from None
         return Clip(np.frombuffer(frames, dtype="<i2").astype(np.int16), rate)
+
+
+def _wait_for_espeak() -> None:
+    """Wait until espeak-ng has finished the utterance pyttsx3 asked for.
+
+    pyttsx3's espeak driver returns from runAndWait as soon as synthesis has
+    started: espeak-ng speaks in a thread of its own, and the driver writes the
+    WAV file when that thread reports the end. A line that takes espeak more
+    than about 10 ms (a long first line, a busy machine) was then read before
+    it was written, or its end was written over the next line's file.
+    """
+    from pyttsx3.drivers import _espeak
+
+    _espeak.Synchronize()
