@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voiceguide.assets import asset_path
-from voiceguide.audio import SAMPLE_RATE, ms_to_frames
+from voiceguide.audio import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
 from voiceguide.timeline import Kind, Timeline
 
@@ -61,9 +60,7 @@ def resolve(spec: str, base: Path | None = None) -> Path | None:
 
 def decode(path: Path) -> FloatArray:
     """Decode up to MAX_MUSIC_S of any file ffmpeg reads, as float stereo at the session rate."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise AudioError("ffmpeg is not installed; install ffmpeg (sudo apt-get install ffmpeg)")
+    ffmpeg = find_ffmpeg()
     result = subprocess.run(
         [
             ffmpeg,

