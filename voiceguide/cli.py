@@ -201,7 +201,9 @@ def _music(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
     if settings.music.source == "command line":
         return music.resolve(str(settings.music.value)), volume
     if routine.music is not None:
-        return music.resolve(routine.music, routine.folder), volume
+        line = f":{routine.music_line}" if routine.music_line is not None else ""
+        origin = f"{routine.source}{line}"
+        return music.resolve(routine.music, routine.folder, origin=origin), volume
     if settings.music.value is not None:
         return music.resolve(str(settings.music.value)), volume
     return None, volume

@@ -39,10 +39,12 @@ def builtin_names() -> list[str]:
     return list(BUILTIN)
 
 
-def resolve(spec: str, base: Path | None = None) -> Path | None:
+def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
     """Return the music file a spec names: none, a built-in name, or a path.
 
-    A relative path is taken from `base` (the routine file's folder) when given.
+    A relative path is taken from `base` (the routine file's folder) when given;
+    `origin` ("FILE:LINE") says where the spec was written, for the error.
+    The spec is only ever a file name: nothing in it is expanded but a leading ~.
     """
     name = spec.strip()
     if name.lower() == NONE or not name:
@@ -54,7 +56,11 @@ def resolve(spec: str, base: Path | None = None) -> Path | None:
         path = base / path
     if not path.is_file():
         names = ", ".join([*BUILTIN, NONE])
-        raise AudioError(f"music {spec!r}: no such file, and not a built-in ({names})")
+        where = f"{origin}: " if origin else ""
+        looked = f" ({path})" if path != Path(name) else ""
+        raise AudioError(
+            f"{where}music {spec!r}: no such file{looked}, and not a built-in ({names})"
+        )
     return path
 
 

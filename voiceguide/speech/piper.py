@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from voiceguide.errors import SpeechError
 from voiceguide.files import atomic_write
 from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo
+from voiceguide.speech.base import Clip, VoiceInfo, plain_text
 
 # The joe voice's pace against length_scale, measured over 25 lines of the
 # lower-back routine (silence trimmed): 232 wpm at 0.8, 204 at 1.0, 171 at 1.3,
@@ -132,6 +133,8 @@ class PiperEngine:
                 from piper.config import PiperConfig
             except ImportError:
                 raise SpeechError(PIPER_MISSING) from None
+            # piper logs a warning per odd phoneme; only the CLI writes to stderr.
+            logging.getLogger("piper").setLevel(logging.ERROR)
             options = onnxruntime.SessionOptions()
             # Idle worker threads sleep instead of spinning: the same speed alone
             # (11.0 s vs 11.3 s for the full lower-back routine), but 20.3 instead of
@@ -164,7 +167,7 @@ class PiperEngine:
         voice = self._load()
         # No per-sentence peak normalisation: the mix levels the whole session.
         config = SynthesisConfig(length_scale=length_scale(self.rate_wpm), normalize_audio=False)
-        chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
+        chunks = [chunk.audio_float_array for chunk in voice.synthesize(plain_text(text), config)]
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
         return Clip(pcm, int(voice.config.sample_rate))

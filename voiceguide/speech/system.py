@@ -13,7 +13,7 @@ import numpy as np
 
 from voiceguide.errors import SpeechError
 from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo
+from voiceguide.speech.base import Clip, VoiceInfo, plain_text
 
 # The shared library pyttsx3's espeak driver loads (it tries these names on Linux).
 ESPEAK_LIBRARIES = ("libespeak-ng.so.1", "/usr/local/lib/libespeak-ng.so.1", "libespeak.so.1")
@@ -97,7 +97,7 @@ class SystemEngine:
             path = Path(folder) / "clip.wav"
             # The espeak driver prints "Audio saved to ..." on stdout; keep it quiet.
             with contextlib.redirect_stdout(io.StringIO()):
-                engine.save_to_file(text, str(path))
+                engine.save_to_file(plain_text(text), str(path))
                 engine.runAndWait()
                 _wait_for_espeak()
             try:
