@@ -157,7 +157,7 @@ def test_export_writes_a_readable_file_with_normal_permissions(tmp_path: Path) -
 
 def test_missing_ffmpeg_names_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(AudioError, match=r"ffmpeg is not installed; install ffmpeg \(sudo apt-get"):
+    with pytest.raises(AudioError, match=r"ffmpeg is not installed; install it with: sudo apt "):
         export(iter([]), tmp_path / "x.mp3")
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +111,30 @@ def test_cache_in_an_unwritable_place_still_speaks(tmp_path: Path) -> None:
 def test_clip_duration_rounds_up_to_whole_ms() -> None:
     clip = Clip(np.zeros(22_051, dtype=np.int16), 22_050)
     assert clip.duration_ms == 1001
+
+
+def test_the_system_voice_waits_for_a_slow_first_line() -> None:
+    # pyttsx3 returns before espeak-ng finishes; a line that takes espeak long
+    # (here the first of a process, with many unknown words) came back missing,
+    # and its end was then written into the next line's file.
+    code = (
+        "from voiceguide.speech.system import SystemEngine\n"
+        "e = SystemEngine()\n"
+        "text = 'Evil $(touch /tmp/x/pwned1) `touch /tmp/x/pwned2`; rm -rf /tmp/x/r.'\n"
+        "lines = (text, 'Breathe in.', text, 'Breathe in.')\n"
+        "print(*[e.synthesize(line).duration_ms for line in lines])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    long_first, short_first, long_again, short_again = (int(ms) for ms in result.stdout.split())
+    assert long_first > 10_000
+    assert abs(long_first - long_again) < 50
+    assert 500 < short_first < 2000
+    assert abs(short_first - short_again) < 50

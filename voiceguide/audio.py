@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import wave
 from pathlib import Path
 
@@ -15,6 +16,16 @@ CHANNELS = 2
 SAMPLE_WIDTH = 2  # bytes: signed 16-bit little-endian PCM
 
 Block = npt.NDArray[np.int16]  # shape (frames, CHANNELS)
+
+FFMPEG_MISSING = "ffmpeg is not installed; install it with: sudo apt install ffmpeg"
+
+
+def find_ffmpeg() -> str:
+    """Return the path of ffmpeg, or raise an AudioError naming the package to install."""
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise AudioError(FFMPEG_MISSING)
+    return path
 
 
 def ms_to_frames(ms: int) -> int:

@@ -13,14 +13,14 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
 import typer
 
 from voiceguide import __version__
 from voiceguide.durations import format_clock
 from voiceguide.env import Environment
-from voiceguide.errors import Diagnostic, ExitCode, OutputError, UsageError, VoiceguideError
+from voiceguide.errors import Diagnostic, ExitCode, UsageError, VoiceguideError
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
 
 if TYPE_CHECKING:
@@ -201,7 +201,9 @@ def _music(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
     if settings.music.source == "command line":
         return music.resolve(str(settings.music.value)), volume
     if routine.music is not None:
-        return music.resolve(routine.music, routine.folder), volume
+        line = f":{routine.music_line}" if routine.music_line is not None else ""
+        origin = f"{routine.source}{line}"
+        return music.resolve(routine.music, routine.folder, origin=origin), volume
     if settings.music.value is not None:
         return music.resolve(str(settings.music.value)), volume
     return None, volume
@@ -212,14 +214,33 @@ def _session(
     routine: Routine,
     variant: Variant,
     options: dict[str, Any],
+    *,
+    bed: Literal["load", "skip", "if-possible"] = "load",
     **build: Any,
 ) -> Session:
-    """Build a session with the settings in force; `build` goes to build_session."""
+    """Build a session with the settings in force; `build` goes to build_session.
+
+    bed: "load" the music bed (export: ffmpeg is needed anyway), "skip" it (show:
+    a timeline does not depend on it), or load it "if-possible" (play: without
+    ffmpeg to decode it, the session plays without music, with a warning).
+    """
     from voiceguide.session import build_session
 
     env = _env(ctx)
     settings = env.settings(**options)
     music, volume = _music(settings, routine)
+    if music is not None and bed == "skip":
+        music = None
+    if music is not None and bed == "if-possible":
+        import shutil
+
+        if shutil.which("ffmpeg") is None:
+            _stderr(
+                "warning: the music bed needs ffmpeg, which is not installed, so this session "
+                "plays without music; install it with: sudo apt install ffmpeg "
+                "(or use --music none)"
+            )
+            music = None
     speech = env.speech(settings)
     session = build_session(routine, variant, speech, music=music, music_volume_db=volume, **build)
     if session.ready:  # else the caller warns once the last line is synthesized
@@ -297,7 +318,9 @@ def show(
 ) -> None:
     """Show the timeline of a session: each step's start and length."""
     options = {"engine": engine, "voice": voice, "rate": rate}
-    session = _session(ctx, find_routine(routine), _variant(short), options, minutes=minutes)
+    session = _session(
+        ctx, find_routine(routine), _variant(short), options, bed="skip", minutes=minutes
+    )
     timeline = session.timeline
     if as_json:
         typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
@@ -368,7 +391,15 @@ def export(
     """Export sessions to audio files, with tags and a chapter per step."""
     import datetime
 
-    from voiceguide.export import check_target, codec_gain_db, format_of, write_text
+    from voiceguide.audio import find_ffmpeg
+    from voiceguide.export import (
+        check_folder,
+        check_target,
+        codec_gain_db,
+        format_of,
+        make_folder,
+        write_text,
+    )
     from voiceguide.export import export as export_file
     from voiceguide.mix import TARGET_LUFS
     from voiceguide.render import total_frames
@@ -389,15 +420,15 @@ def export(
     if len(jobs) > 1 and output is not None and not to_folder:
         raise UsageError(f"{output}: give a folder (ending in /) when exporting several sessions")
     if output is not None and to_folder:
-        if not output.parent.is_dir():
-            raise OutputError(f"{output.parent}: no such folder; create it first")
-        output.mkdir(exist_ok=True)  # one new folder level, as `cp` would
+        check_folder(output.parent)
+        make_folder(output)  # one new folder level, as `cp` would
         targets = [output / name(routine, variant) for routine, variant in jobs]
     elif output is not None:
         targets = [output]
     else:
         targets = [Path(name(routine, variant)) for routine, variant in jobs]
     suffixes = [check_target(target, file_format) for target in targets]
+    find_ffmpeg()  # before any synthesis
 
     # Synthesis first, one session after another (speech engines are not
     # thread-safe); then rendering and encoding, in parallel when there are several.
@@ -562,7 +593,7 @@ def import_article(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
     """Turn a written how-to into a routine file you can edit, check and play."""
-    from voiceguide.export import write_text
+    from voiceguide.export import check_folder, write_text
     from voiceguide.importer import to_toml
     from voiceguide.routine import load_article
 
@@ -570,8 +601,7 @@ def import_article(
     target = output if output is not None else Path(f"{article.stem}.toml")
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to replace it, or -o another name")
-    if not target.parent.is_dir():
-        raise OutputError(f"{target.parent}: no such folder; create it or choose another -o path")
+    check_folder(target.parent)
     write_text(target, to_toml(routine))
     counts = {v: len(routine.variants[v]) for v in Variant}
     typer.echo(
@@ -647,14 +677,14 @@ def new(
     """Write a commented routine template to start from."""
     import re
 
-    from voiceguide.export import write_text
+    from voiceguide.export import make_folder, write_text
     from voiceguide.routine import user_routine_dir
 
     stem = Path(name).stem
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", stem):
         raise UsageError(f'"{name}": use letters, digits, - and _ for a routine name')
     folder = user_routine_dir() if user else Path(name).parent
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, parents=True)
     target = folder / f"{stem}.toml"
     if target.exists():
         raise UsageError(f"{target} exists; choose another name")
@@ -812,6 +842,7 @@ def play(
             loaded,
             variant,
             options,
+            bed="if-possible",
             minutes=minutes,
             lead_in_ms=lead_in_ms,
             skip_intro=skip_intro,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import math
 import queue
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.audio import CHANNELS, SAMPLE_RATE, Block
+from voiceguide.audio import CHANNELS, SAMPLE_RATE, Block, find_ffmpeg
 from voiceguide.errors import AudioError, OutputError, UsageError
 from voiceguide.files import atomic_write, publish, temp_beside
 from voiceguide.tags import Tags, ffmetadata, write_tags
-
-FFMPEG_HINT = "install ffmpeg (sudo apt-get install ffmpeg), or run scripts/run"
 
 
 @dataclass(frozen=True)
@@ -49,14 +47,6 @@ FORMATS: dict[str, Format] = {
 PCM_INPUT = ("-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", str(CHANNELS), "-i", "pipe:0")
 
 
-def find_ffmpeg() -> str:
-    """Return the path of ffmpeg, or raise a clear error naming the fix."""
-    path = shutil.which("ffmpeg")
-    if path is None:
-        raise AudioError(f"ffmpeg is not installed; {FFMPEG_HINT}")
-    return path
-
-
 def format_of(target: Path, chosen: str | None = None) -> str:
     """Return the format (as an extension) for an output file, or raise a usage error."""
     known = ", ".join(FORMATS)
@@ -76,14 +66,28 @@ def format_of(target: Path, chosen: str | None = None) -> str:
 
 
 def check_target(target: Path, chosen: str | None = None) -> str:
-    """Check an output path before any work: a known format, an existing folder."""
+    """Check an output path before any work: a known format, a folder that can be written."""
     suffix = format_of(target, chosen)
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: no such folder; create it or choose another -o path")
+    check_folder(target.parent)
     if target.is_dir():
         raise OutputError(f"{target}: is a folder; give a file name such as session.mp3")
+    try:  # a read-only or full disk, or no permission: say so before synthesizing anything
+        temp_beside(target, ".probe").unlink()
+    except OSError as err:
+        raise _cannot_write(target.parent, err) from None
     return suffix
+
+
+def check_folder(folder: Path) -> None:
+    """Raise an OutputError unless folder is an existing folder, saying what is in the way."""
+    if folder.is_dir():
+        return
+    for above in (folder, *folder.parents):
+        if above.is_dir():
+            break
+        if above.exists():
+            raise OutputError(f"{above}: is a file, not a folder; choose another -o path")
+    raise OutputError(f"{folder}: no such folder; create it or choose another -o path")
 
 
 def _bitrate_args(fmt: Format, bitrate: str | None) -> list[str]:
@@ -171,10 +175,44 @@ def _measure_codec_gain(ffmpeg: str, fmt: Format, bitrate: str | None, suffix: s
     return 20 * math.log10(max(float(np.sqrt(np.mean(middle**2))), 1e-9) / reference)
 
 
-def _cannot_write(folder: Path, err: OSError) -> OutputError:
+def make_folder(folder: Path, *, parents: bool = False) -> None:
+    """Create folder unless it exists, or raise an OutputError saying what is in the way."""
+    try:
+        folder.mkdir(parents=parents, exist_ok=True)
+    except OSError as err:
+        for above in (folder, *folder.parents):
+            if above.exists() and not above.is_dir():
+                raise OutputError(
+                    f"{above}: is a file, not a folder; choose another -o path"
+                ) from None
+        raise _cannot_write(folder, err) from None
+
+
+def _cannot_write(where: Path, err: OSError) -> OutputError:
+    """Return the error for an OSError met while writing in (or to) `where`."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _disk_full(where, err.strerror or "No space left on device")
     if isinstance(err, FileNotFoundError):
-        return OutputError(f"{folder}: no such folder; create it or choose another -o path")
-    return OutputError(f"{folder}: cannot write here ({err.strerror}); choose another -o path")
+        return OutputError(f"{where}: no such folder; create it or choose another -o path")
+    if isinstance(err, NotADirectoryError):
+        return OutputError(f"{where}: is not a folder ({err.strerror}); choose another -o path")
+    return OutputError(f"{where}: cannot write here ({err.strerror}); choose another -o path")
+
+
+def _disk_full(where: Path, detail: str) -> OutputError:
+    return OutputError(
+        f"{where}: the disk is full ({detail}); free some space or choose another -o path"
+    )
+
+
+def _os_error_in(err: BaseException) -> OSError | None:
+    """Return the OSError err is or wraps (mutagen wraps them in its own errors), if any."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _temp_beside(target: Path, suffix: str = ".part") -> Path:
@@ -236,8 +274,14 @@ def export(
             try:
                 write_tags(tmp, suffix, final)
             except Exception as err:  # mutagen raises its own kinds
+                cause = _os_error_in(err)
+                if cause is not None:  # a full disk, most likely: the file is fine
+                    raise _cannot_write(target, cause) from None
                 raise AudioError(f"could not tag {target.name}: {err}") from None
-        publish(tmp, target)
+        try:
+            publish(tmp, target)
+        except OSError as err:
+            raise _cannot_write(target, err) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -324,6 +368,7 @@ def _encode(
             errors.seek(0)
             detail = errors.read().decode(errors="replace").strip().splitlines()
             last = detail[-1] if detail else f"exit status {code}"
-            if "No space left" in last:
-                raise OutputError(f"{target}: disk full while writing ({last})")
+            for full in ("No space left on device", "Disk quota exceeded"):
+                if full in last:  # ffmpeg names its temp file: name the target instead
+                    raise _disk_full(target, full)
             raise AudioError(f"ffmpeg could not encode {target.name}: {last}")

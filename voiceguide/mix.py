@@ -10,13 +10,14 @@ every clip under the ceiling.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +47,22 @@ FloatArray = npt.NDArray[np.float32]
 _T = TypeVar("_T")
 
 
+@functools.cache
+def _audio_segment() -> Any:
+    """Return pydub's AudioSegment, imported late so that the CLI's --help stays instant.
+
+    pydub warns on import when ffmpeg is missing; voiceguide uses it only on raw
+    samples (fades), which need no ffmpeg, and `play` works without ffmpeg.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Couldn't find ffmpeg", RuntimeWarning)
+        from pydub import AudioSegment
+
+    return AudioSegment
+
+
 def prepare(clip: Clip) -> FloatArray:
     """Return a clip as float samples at the session rate, faded at both ends.
 
@@ -55,7 +72,7 @@ def prepare(clip: Clip) -> FloatArray:
     low-pass, making MP3s measure 0.45 LU quieter than the WAV). pydub does
     the fades.
     """
-    from pydub import AudioSegment  # imported late: the CLI's --help stays instant
+    AudioSegment = _audio_segment()  # noqa: N806 - the class, imported late
 
     if len(clip.samples) == 0:
         return np.zeros(0, dtype=np.float32)

