@@ -439,7 +439,7 @@ def export(
         "music": music,
         "music_volume": music_volume,
     }
-    codec_memo = _env(ctx).cache_root() / "codec-gains.json"
+    codec_memo = _env(ctx).memo_path("codec-gains.json")
     sessions = []
     for (routine, variant), suffix in zip(jobs, suffixes, strict=True):
         loaded = find_routine(routine)

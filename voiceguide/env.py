@@ -75,14 +75,15 @@ class Environment:
         name, voice, rate = settings.engine.value, settings.voice.value, settings.rate.value
         return SpeechLibrary(
             self.make_engine(name, voice, rate),
-            ClipCache(self.cache_root()),
+            ClipCache(self.cache_dir if self.cache_dir is not None else default_cache_dir()),
             recipe=EngineRecipe(self.make_engine, name, voice, rate),
             workers=self.workers or os.cpu_count() or 1,
         )
 
-    def cache_root(self) -> Path:
-        """Return the folder of the clip cache and of small measurements kept between runs."""
-        return self.cache_dir if self.cache_dir is not None else default_cache_dir()
+    def memo_path(self, name: str) -> Path:
+        """Return where a small measurement kept between runs lives (beside the clip cache)."""
+        clips = self.cache_dir if self.cache_dir is not None else default_cache_dir()
+        return clips.parent / name
 
     def resume_store(self) -> ResumeStore:
         """Return the store of remembered playback positions."""
