@@ -12,11 +12,18 @@ from typer.testing import CliRunner
 from tests.conftest import DATA
 from tests.helpers import ffprobe_duration_ms
 from voiceguide.cli import app
+from voiceguide.durations import MAX_DURATION_MS
 from voiceguide.env import Environment
-from voiceguide.errors import ExitCode
+from voiceguide.errors import ExitCode, RoutineError
 from voiceguide.importer import import_article, normalise, speakable, to_toml
 from voiceguide.lint import lint
-from voiceguide.routine import Variant, builtin_names, load_builtin, user_routine_dir
+from voiceguide.routine import (
+    Variant,
+    builtin_names,
+    load_article,
+    load_builtin,
+    user_routine_dir,
+)
 
 ARTICLES = DATA / "articles"
 IMPORTABLE = sorted(
@@ -203,3 +210,67 @@ def test_built_in_routines_check_clean() -> None:
         assert lint(routine) == [], name
         if routine.category == "massage":
             assert routine.safety
+
+
+# -- articles that fuzzing (tests/test_fuzz.py) found mishandled ------------------------------
+
+
+def write_article(folder: Path, text: str) -> Path:
+    path = folder / "found.md"
+    path.write_bytes(text.encode())
+    return path
+
+
+def test_a_step_line_alone_imports_with_its_title_as_text(tmp_path: Path) -> None:
+    # Was '"text" is empty' on line 15 of a one-line article (a line of the TOML it writes).
+    routine = load_article(write_article(tmp_path, "Step 0: "))
+    assert [(s.title, s.text, s.line) for s in routine.steps] == [("Step 1", "Step 1.", 1)]
+
+
+def test_imported_steps_point_at_their_lines_in_the_article(tmp_path: Path) -> None:
+    # Were the lines of the routine file import writes, which check's warnings then named.
+    path = write_article(
+        tmp_path, "# Loosen up\n\nStep 1: Reach\nReach up.\n\n1. Bend down slowly.\n"
+    )
+    routine = load_article(path)
+    assert [s.line for s in routine.steps] == [3, 6]
+    assert [s.duration_line for s in routine.steps] == [3, 6]
+
+
+def test_pause_markers_in_an_article_are_kept_as_written(tmp_path: Path) -> None:
+    # "[pause 3s]" became "[pause 3 seconds]", which import's own check then refused.
+    path = write_article(tmp_path, "# T\nStep 1: Rest\nLie down [pause 3s] and rest [PAUSE  1m]\n")
+    routine = load_article(path)
+    assert routine.steps[0].text == "Lie down [pause 3s] and rest. [pause 1m]"
+
+
+def test_a_wrong_pause_marker_in_an_article_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = write_article(
+        tmp_path, "# T\nStep 1: Rest\nLie down. [pause 0s]\nStep 2: Up\n[pause\n99h]\n"
+    )
+    with pytest.raises(RoutineError) as caught:
+        load_article(path)
+    assert [(p.line, p.message[:27]) for p in caught.value.problems] == [
+        (3, 'pause marker "[pause 0s]": '),
+        (5, 'pause marker "[pause\\n99h]"'),
+    ]
+
+
+def test_a_count_of_thousands_of_digits_imports(tmp_path: Path) -> None:
+    # int() refuses more than 4300 digits: this was a ValueError traceback.
+    routine = load_article(write_article(tmp_path, f"Step 1: Go\nRepeat {'9' * 5000} times.\n"))
+    assert routine.steps[0].full_ms <= MAX_DURATION_MS
+
+
+def test_carriage_returns_alone_end_article_lines(tmp_path: Path) -> None:
+    # Old Mac line ends were dropped, which ran "Step 2" into the line before it.
+    routine = load_article(write_article(tmp_path, "Title\rStep 1: Sit\rSit.\rStep 2: Stand\rUp."))
+    assert [(s.title, s.line) for s in routine.steps] == [("Sit", 2), ("Stand", 4)]
+
+
+def test_too_many_steps_in_an_article_points_at_the_first_one_too_many(tmp_path: Path) -> None:
+    text = "How to\n" + "".join(f"Step {i}: Move {i}\n" for i in range(1, 251))
+    with pytest.raises(RoutineError) as caught:
+        load_article(write_article(tmp_path, text))
+    assert [p.line for p in caught.value.problems] == [202]
+    assert "too many steps (250)" in str(caught.value)

@@ -706,13 +706,14 @@ def check(
     for spec in files:
         try:
             routine = find_routine(spec)
+            warnings = lint(routine)  # compiles both versions, which may fail too
+            lengths = [format_clock(estimated_timeline(routine, v).total_ms) for v in Variant]
         except VoiceguideError as err:
             for line in err.lines():
                 _stderr(f"error: {line}")
             failed.append(err)
             continue
-        _warn(tuple(lint(routine)))
-        lengths = [format_clock(estimated_timeline(routine, v).total_ms) for v in Variant]
+        _warn(tuple(warnings))
         typer.echo(
             f"ok: {spec}: {len(routine.steps)} steps; short ~{lengths[0]}, full ~{lengths[1]}"
         )

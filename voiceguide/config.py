@@ -6,8 +6,6 @@ folder ($XDG_CONFIG_HOME/voiceguide/config.toml), voiceguide's own defaults.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import Any
 from voiceguide.errors import ConfigError, Diagnostic
 from voiceguide.music import DEFAULT_VOLUME_DB
 from voiceguide.speech import DEFAULT_RATE_WPM
+from voiceguide.textfile import TextFileError, decode, parse_toml, quote
 from voiceguide.tomlpos import TomlPositions
 
 KEYS = ("engine", "voice", "rate", "music", "music_volume")
@@ -62,21 +61,18 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
     """Return the config file's values with their lines; {} when there is no file."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise ConfigError(
-            [Diagnostic(source, None, f"cannot read the config file ({err})")]
+            [Diagnostic(source, None, f"cannot read the config file: {err.strerror}")]
         ) from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        match = re.search(r"at line (\d+)", str(err))
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        raise ConfigError(
-            [Diagnostic(source, int(match.group(1)) if match else 1, f"not valid TOML: {message}")]
-        ) from None
+        text = decode(raw, "a config file")
+        data = parse_toml(text)
+    except TextFileError as err:
+        raise ConfigError([Diagnostic(source, err.line, err.message)]) from None
     positions = TomlPositions(text)
     problems: list[Diagnostic] = []
     values: dict[str, tuple[Any, int]] = {}
@@ -90,7 +86,9 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
         if key not in KEYS:
             problems.append(
                 Diagnostic(
-                    source, line(key), f'unknown key "{key}"; expected one of: {", ".join(KEYS)}'
+                    source,
+                    line(key),
+                    f"unknown key {quote(key)}; expected one of: {', '.join(KEYS)}",
                 )
             )
         elif key == "engine" and value not in ENGINES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from voiceguide.textfile import quote
+
 _DURATION = re.compile(
     r"^\s*(?:(?P<h>\d+(?:\.\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:\.\d+)?)\s*m(?!s))?"
     r"\s*(?:(?P<s>\d+(?:\.\d+)?)\s*s)?\s*(?:(?P<ms>\d+)\s*ms)?\s*$"
@@ -19,14 +21,14 @@ def parse_duration(text: str) -> int:
     """
     match = _DURATION.match(text)
     if not text.strip() or match is None or not any(match.groups()):
-        raise ValueError(f'"{text}" is not a duration; write it like "45s", "1m30s" or "2m"')
+        raise ValueError(f'{quote(text)} is not a duration; write it like "45s", "1m30s" or "2m"')
     ms = 0.0
     for unit, factor in (("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
         value = match.group(unit)
         if value is not None:
             ms += float(value) * factor
     if ms > MAX_DURATION_MS:
-        raise ValueError(f'"{text}" is longer than 24 hours')
+        raise ValueError(f"{quote(text)} is longer than 24 hours; give at most 24h")
     return round(ms)
 
 
@@ -55,7 +57,8 @@ def format_seconds(ms: int) -> str:
 
 
 # A pause written into spoken text: "[pause 3s]" (or "[pause]" for two seconds).
-PAUSE_MARKER = re.compile(r"\[pause(?:\s+([^\]]*))?\]", re.IGNORECASE)
+# Its duration stops at the next "[", so a text of unclosed "[pause" is scanned in linear time.
+PAUSE_MARKER = re.compile(r"\[pause(?:\s+([^\[\]]*))?\]", re.IGNORECASE)
 DEFAULT_PAUSE_MS = 2000
 MAX_PAUSE_MS = 10 * 60_000
 
@@ -66,5 +69,5 @@ def parse_pause(spec: str | None) -> int:
         return DEFAULT_PAUSE_MS
     ms = parse_duration(spec)
     if not 0 < ms <= MAX_PAUSE_MS:
-        raise ValueError(f'"{spec}" must be more than zero and at most 10 minutes')
+        raise ValueError(f"{quote(spec)} must be more than zero and at most 10 minutes")
     return ms

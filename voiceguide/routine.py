@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from voiceguide.durations import PAUSE_MARKER, parse_duration, parse_pause
+from voiceguide.durations import (
+    MAX_DURATION_MS,
+    PAUSE_MARKER,
+    format_clock,
+    parse_duration,
+    parse_pause,
+)
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
+from voiceguide.textfile import TextFileError, decode, parse_toml, quote
 from voiceguide.tomlpos import PathKey, TomlPositions
 
 
@@ -88,6 +94,7 @@ class Routine:
     outro: str = ""
     music: str | None = None  # a built-in ambience, a path relative to the routine, or "none"
     music_line: int | None = None
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # top-level key -> its line
 
     @property
     def folder(self) -> Path | None:
@@ -145,7 +152,7 @@ class _Checker:
                 allowed = ", ".join(sorted(known))
                 self.fail(
                     (*path, key),
-                    f'unknown key "{key}" {_where(path)}; expected one of: {allowed}',
+                    f"unknown key {quote(key)} {_where(path)}; expected one of: {allowed}",
                 )
 
     def text(self, table: Mapping[str, Any], key: str, path: PathKey, *, required: bool) -> str:
@@ -166,7 +173,7 @@ class _Checker:
                 except ValueError as err:
                     self.fail(
                         (*path, key),
-                        f'pause marker "{marker.group(0)}": {err}; write it like [pause 3s]',
+                        f"pause marker {quote(marker.group(0))}: {err}; write it like [pause 3s]",
                     )
         return value.strip()
 
@@ -180,7 +187,7 @@ class _Checker:
             self.fail(path, str(err))
             return None
         if ms <= 0:
-            self.fail(path, f'duration "{value}" must be longer than zero')
+            self.fail(path, f"duration {quote(value)} must be longer than zero")
             return None
         return ms
 
@@ -212,20 +219,12 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _toml_error_line(err: tomllib.TOMLDecodeError) -> int | None:
-    match = re.search(r"at line (\d+)", str(err))
-    return int(match.group(1)) if match else None
-
-
 def parse_routine(text: str, *, source: str, name: str) -> Routine:
     """Parse and validate routine TOML text; raise RoutineError listing every problem."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        raise RoutineError(
-            [Diagnostic(source, _toml_error_line(err) or 1, f"not valid TOML: {message}")]
-        ) from None
+        data = parse_toml(text)
+    except TextFileError as err:
+        raise RoutineError([Diagnostic(source, err.line, err.message)]) from None
     check = _Checker(source, TomlPositions(text))
     check.unknown_keys(data, _TOP_KEYS, ())
     title = check.text(data, "title", (), required=True)
@@ -237,13 +236,14 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
     category = check.text(data, "category", (), required=False) or "other"
     if category not in CATEGORIES:
         check.fail(
-            ("category",), f'unknown category "{category}"; use one of: {", ".join(CATEGORIES)}'
+            ("category",),
+            f"unknown category {quote(category)}; use one of: {', '.join(CATEGORIES)}",
         )
     if category == "massage" and not safety:
         check.fail(("category",), 'a massage routine needs "safety" notes, which are always spoken')
 
     steps = _check_steps(check, data.get("steps"))
-    variants = _check_variants(check, data.get("variants"), {s.id for s in steps})
+    variants = _check_variants(check, data.get("variants"), steps)
     if check.problems:
         raise RoutineError(check.problems)
     return Routine(
@@ -259,6 +259,7 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
         source=source,
         music=music,
         music_line=check.line(("music",)),
+        key_lines={key: line for key in data if (line := check.line((key,))) is not None},
     )
 
 
@@ -272,7 +273,10 @@ def _check_steps(check: _Checker, raw: object) -> list[Step]:
     if not raw:
         check.fail(("steps",), "no steps; add at least one [[steps]] table")
     if len(raw) > MAX_STEPS:
-        check.fail(("steps",), f"too many steps ({len(raw)}); the limit is {MAX_STEPS}")
+        check.fail(
+            ("steps", MAX_STEPS),
+            f"too many steps ({len(raw)}); a routine has at most {MAX_STEPS}: split it in two",
+        )
         return []
     steps: list[Step] = []
     seen: dict[str, int | None] = {}
@@ -283,11 +287,13 @@ def _check_steps(check: _Checker, raw: object) -> list[Step]:
         if step_id and not _STEP_ID.match(step_id):
             check.fail(
                 (*path, "id"),
-                f'step id "{step_id}" must use lowercase letters, digits and dashes',
+                f"step id {quote(step_id)} must use lowercase letters, digits and dashes",
             )
         elif step_id in seen:
             first = seen[step_id]
-            check.fail((*path, "id"), f'duplicate step id "{step_id}" (first used on line {first})')
+            check.fail(
+                (*path, "id"), f"duplicate step id {quote(step_id)} (first used on line {first})"
+            )
         elif step_id:
             seen[step_id] = check.line((*path, "id"))
         title = check.text(table, "title", path, required=True)
@@ -364,7 +370,7 @@ def _check_cues(check: _Checker, raw: object, path: PathKey) -> tuple[Cue, ...]:
             except ValueError:
                 check.fail(
                     (*cue_path, "at"),
-                    f'cue time "{at}" is not understood; write "half", "30s" (from the start) '
+                    f'cue time {quote(at)} is not understood; write "half", "30s" (from the start) '
                     'or "-10s" (before the end)',
                 )
                 continue
@@ -374,7 +380,7 @@ def _check_cues(check: _Checker, raw: object, path: PathKey) -> tuple[Cue, ...]:
 
 
 def _check_variants(
-    check: _Checker, raw: object, step_ids: set[str]
+    check: _Checker, raw: object, steps: list[Step]
 ) -> dict[Variant, tuple[str, ...]]:
     variants: dict[Variant, tuple[str, ...]] = {}
     if raw is None:
@@ -384,6 +390,7 @@ def _check_variants(
         check.fail(("variants",), "variants must be a table with short = [...] and full = [...]")
         return variants
     check.unknown_keys(raw, {v.value for v in Variant}, ("variants",))
+    by_id = {step.id: step for step in steps}
     for variant in Variant:
         path: PathKey = ("variants", variant.value)
         ids = raw.get(variant.value)
@@ -399,17 +406,30 @@ def _check_variants(
             check.fail(path, f'variant "{variant}" names no steps')
         seen: set[str] = set()
         for index, step_id in enumerate(ids):
-            if step_id not in step_ids:
-                known = ", ".join(sorted(step_ids)) or "none"
+            if step_id not in by_id:
                 check.fail(
                     (*path, index),
-                    f'variant "{variant}" names unknown step "{step_id}"; known steps: {known}',
+                    f'variant "{variant}" names unknown step {quote(step_id)}; '
+                    f"known steps: {_some([i for i in by_id if _STEP_ID.match(i)])}",
                 )
             elif step_id in seen:
-                check.fail((*path, index), f'variant "{variant}" names step "{step_id}" twice')
+                check.fail((*path, index), f'variant "{variant}" names step {quote(step_id)} twice')
             seen.add(step_id)
+        total_ms = sum(by_id[i].duration_ms(variant) for i in seen if i in by_id)
+        if total_ms > MAX_DURATION_MS:
+            check.fail(
+                path,
+                f"the {variant} version lasts {format_clock(total_ms)}, more than 24 hours; "
+                "shorten its steps",
+            )
         variants[variant] = tuple(ids)
     return variants
+
+
+def _some(names: list[str], most: int = 8) -> str:
+    """List a few names for a message, like 'a, b, c and 9 more'."""
+    shown = ", ".join(quote(name)[1:-1] for name in sorted(names)[:most]) or "none"
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
 
 
 def load_routine_file(path: Path) -> Routine:
@@ -424,12 +444,9 @@ def load_routine_file(path: Path) -> Routine:
     except OSError as err:
         raise UsageError(f"{source}: cannot read: {err.strerror}") from None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        raise RoutineError(
-            [Diagnostic(source, line, "not UTF-8 text; save the file as UTF-8")]
-        ) from None
+        text = decode(raw, "a routine file")
+    except TextFileError as err:
+        raise RoutineError([Diagnostic(source, err.line, err.message)]) from None
     return parse_routine(text, source=source, name=path.stem)
 
 
@@ -471,13 +488,15 @@ def load_article(path: Path) -> Routine:
     from voiceguide.importer import import_article
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = decode(path.read_bytes(), "an article")
     except FileNotFoundError:
         raise UsageError(f"{path}: no such article") from None
-    except UnicodeDecodeError:
-        raise RoutineError([Diagnostic(str(path), 1, "not UTF-8 text; save it as UTF-8")]) from None
+    except IsADirectoryError:
+        raise UsageError(f"{path}: is a directory, not an article") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    except TextFileError as err:
+        raise RoutineError([Diagnostic(str(path), err.line, err.message)]) from None
     return import_article(text, source=str(path), name=path.stem)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from voiceguide.durations import PAUSE_MARKER, format_clock, format_seconds, parse_pause
-from voiceguide.errors import Diagnostic, UsageError
+from voiceguide.errors import Diagnostic, RoutineError, UsageError
 from voiceguide.routine import Routine, Variant
 from voiceguide.speech import DEFAULT_RATE_WPM
 
@@ -440,6 +440,9 @@ def compile_timeline(
     segments = list(intro.segments)
     spans: list[StepSpan] = []
     cursor = intro.cursor
+    longest_ms = MAX_SESSION_MS + max(lead_in_ms, 0)
+    intro_key = next((k for k in ("intro", "safety", "title") if k in routine.key_lines), "")
+    _check_length(routine, variant, cursor, longest_ms, routine.key_lines.get(intro_key))
     for number, (step, duration) in enumerate(zip(compiler.steps, durations, strict=True), 1):
         if number < start_step:
             continue
@@ -458,8 +461,10 @@ def compile_timeline(
         segments += plan.segments
         spans.append(StepSpan(number, step.id, step.title, cursor, plan.duration_ms))
         cursor += plan.duration_ms
+        _check_length(routine, variant, cursor, longest_ms, step.line)
 
     outro = compiler.outro(cursor)
+    _check_length(routine, variant, outro.cursor, longest_ms, routine.key_lines.get("outro"))
     segments += outro.segments
     return Timeline(
         routine=routine.name,
@@ -471,3 +476,20 @@ def compile_timeline(
         warnings=tuple(warnings),
         step_count=len(compiler.steps),
     )
+
+
+def _check_length(
+    routine: Routine, variant: Variant, end_ms: int, longest_ms: int, line: int | None
+) -> None:
+    """Raise RoutineError, pointing at line, if the session already runs past longest_ms."""
+    if end_ms > longest_ms:
+        raise RoutineError(
+            [
+                Diagnostic(
+                    routine.source,
+                    line or 1,
+                    f"the {variant} version runs past 24 hours here; "
+                    "shorten the text or the durations",
+                )
+            ]
+        )

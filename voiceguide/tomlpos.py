@@ -10,22 +10,36 @@ back to the nearest enclosing path it knows.
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Sequence
 
 PathKey = tuple[str | int, ...]
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY = re.compile(
-    r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=\s*(.*)$"""
+    r"""^\s*((?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+    r"""(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*'))*)\s*=\s*(.*)$"""
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
 
 
 def _split_dotted(name: str) -> list[str]:
     parts = []
-    for raw in re.findall(r'"[^"]*"|\'[^\']*\'|[^.\s]+', name):
-        parts.append(raw[1:-1] if raw[0] in "\"'" else raw)
+    for raw in re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|[^.\s]+', name):
+        if raw.startswith('"') and "\\" in raw:
+            parts.append(_unescape(raw))
+        else:
+            parts.append(raw[1:-1] if raw[0] in "\"'" else raw)
     return parts
+
+
+def _unescape(quoted: str) -> str:
+    """Return the key a quoted key with escapes (like "\\u0074itle") stands for."""
+    try:
+        value = tomllib.loads(f"k = {quoted}")["k"]
+    except tomllib.TOMLDecodeError:
+        return quoted[1:-1]
+    return str(value)
 
 
 class TomlPositions:
@@ -34,7 +48,9 @@ class TomlPositions:
     def __init__(self, text: str) -> None:
         self._lines: dict[PathKey, int] = {}
         self._array_counts: dict[PathKey, int] = {}
-        self._scan(text.splitlines())
+        # Only "\n" ends a line in TOML; str.splitlines would also split at "\u2028",
+        # "\x85" and other characters that may stand inside a string.
+        self._scan(text.split("\n"))
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """Return the 1-based line of path, or of its nearest known ancestor."""
@@ -46,7 +62,10 @@ class TomlPositions:
         return None
 
     def _record(self, path: PathKey, line: int) -> None:
-        self._lines.setdefault(path, line)
+        # A dotted key (a.b = 1) or a header ([a.b]) also defines its parents, on its
+        # own line, unless they were defined before.
+        for end in range(1, len(path) + 1):
+            self._lines.setdefault(path[:end], line)
 
     def _scan(self, lines: list[str]) -> None:
         table: PathKey = ()
