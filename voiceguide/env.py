@@ -81,9 +81,10 @@ class Environment:
         )
 
     def memo_path(self, name: str) -> Path:
-        """Return where a small measurement kept between runs lives (beside the clip cache)."""
-        clips = self.cache_dir if self.cache_dir is not None else default_cache_dir()
-        return clips.parent / name
+        """Return where a small measurement kept between runs lives (beside the voice digests)."""
+        import platformdirs
+
+        return platformdirs.user_cache_path("voiceguide") / name
 
     def resume_store(self) -> ResumeStore:
         """Return the store of remembered playback positions."""
