@@ -20,7 +20,14 @@ import typer
 from voiceguide import __version__
 from voiceguide.durations import format_clock
 from voiceguide.env import Environment
-from voiceguide.errors import Diagnostic, ExitCode, OutputError, UsageError, VoiceguideError
+from voiceguide.errors import (
+    Diagnostic,
+    ExitCode,
+    OutputError,
+    Terminated,
+    UsageError,
+    VoiceguideError,
+)
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
 
 if TYPE_CHECKING:
@@ -95,7 +102,8 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
         debug = find_root is not None and bool(find_root().meta.get("voiceguide.debug"))
         try:
             try:
-                return command(*args, **kwargs)
+                with _sigterm_stops():
+                    return command(*args, **kwargs)
             finally:
                 if find_root is not None:
                     _report_caches(find_root().meta)
@@ -105,7 +113,10 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             for line in err.lines():
                 _stderr(f"error: {line}")
             raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            if _by_sigterm(err):
+                _stderr("terminated")
+                raise typer.Exit(int(ExitCode.TERMINATED)) from None
             _stderr("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
@@ -127,6 +138,44 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
     return wrapper
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While a command runs, make SIGTERM stop it as Ctrl-C does, only with exit code 143.
+
+    SIGTERM (`kill`, a session manager, a container stopping) then unwinds
+    through the same clean-up as Ctrl-C: the encoder stopped, temp files
+    removed, the terminal restored, the resume point saved. Before and after
+    the command there is nothing to clean up, and it ends the process at once.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (and receives signals)
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _by_sigterm(err: BaseException) -> bool:
+    """Return True if err is, or was raised while handling, a SIGTERM (see _sigterm_stops)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, Terminated):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _version(value: bool) -> None:
@@ -857,11 +906,11 @@ def play(
         try:
             with controls if controls is not None else _nothing():
                 outcome = player.play()
-        except Interrupted as stop:
+        except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
             remember(stop.outcome.section)
             if printer is not None:
                 printer.clear()
-            raise KeyboardInterrupt from None
+            raise
     if printer is not None:
         printer.clear()
     if not was_ready and outcome.finished:
