@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import queue
 import shutil
 import subprocess
@@ -154,9 +155,10 @@ def _cannot_write(folder: Path, err: OSError) -> OutputError:
     return OutputError(f"{folder}: cannot write here ({err.strerror}); choose another -o path")
 
 
-def _temp_beside(target: Path, suffix: str = ".part") -> Path:
+def _temp_beside(temps: contextlib.ExitStack, target: Path, suffix: str = ".part") -> Path:
+    """Make a temp file beside target that lasts as long as temps (see files.temp_beside)."""
     try:
-        return temp_beside(target, suffix)
+        return temps.enter_context(temp_beside(target, suffix))
     except OSError as err:
         raise _cannot_write(target.parent, err) from None
 
@@ -188,8 +190,6 @@ def export(
     suffix = suffix or format_of(target)
     fmt = FORMATS[suffix]
     ffmpeg = find_ffmpeg()
-    tmp = _temp_beside(target)
-    extra: Path | None = None
     command = [
         ffmpeg,
         "-hide_banner",
@@ -199,15 +199,18 @@ def export(
         "-y",
         *PCM_INPUT,
     ]
-    try:
+    # The temps go when this ends, however it ends; one left by a killed run
+    # is removed by the next export to the same file (see files.temp_beside).
+    with contextlib.ExitStack() as temps:
+        tmp = _temp_beside(temps, target)
         if callable(tags) and suffix in (".m4a", ".m4b"):
             tags = tags()
         if tags is not None and not callable(tags) and suffix in (".m4a", ".m4b"):
-            extra = _temp_beside(target, ".ffmeta")
+            extra = _temp_beside(temps, target, ".ffmeta")
             extra.write_text(ffmetadata(tags), encoding="utf-8")
             command += ["-i", str(extra), "-map", "0:a", "-map_chapters", "1"]
-        command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras, str(tmp)]
-        _encode(command, blocks, target, progress)
+        command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras]
+        _encode(command, blocks, tmp, target, progress)
         if tags is not None:
             final = tags() if callable(tags) else tags
             try:
@@ -215,13 +218,6 @@ def export(
             except Exception as err:  # mutagen raises its own kinds
                 raise AudioError(f"could not tag {target.name}: {err}") from None
         publish(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    finally:
-        if extra is not None:
-            extra.unlink(missing_ok=True)
 
 
 PIPE_BYTES = 1 << 20  # ffmpeg's input pipe: about 6 s of audio, so neither side waits
@@ -269,17 +265,35 @@ def ahead(blocks: Iterable[Block], depth: int = 4) -> Iterator[Block]:
 def _encode(
     command: list[str],
     blocks: Iterable[Block],
+    tmp: Path,
     target: Path,
     progress: Callable[[int], None] | None,
 ) -> None:
+    """Run the encoder command, writing into tmp, with the blocks on its input."""
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
-        assert process.stdin is not None
-        with contextlib.suppress(OSError, AttributeError):
-            import fcntl
-
-            fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        # ffmpeg writes through a descriptor, never by name: an encoder still
+        # starting when we give up (or are killed) cannot make the temp file
+        # again once it is removed; it writes into the removed file and is gone.
+        output = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
+        process: subprocess.Popen[bytes] | None = None
         try:
+            # In a process group of its own, so that a Ctrl-C at the terminal
+            # reaches only us: we stop it (below), and if we are killed, it
+            # stops at the end of its input.
+            process = subprocess.Popen(
+                [*command, f"/dev/fd/{output}"],
+                stdin=subprocess.PIPE,
+                stderr=errors,
+                pass_fds=(output,),
+                process_group=0,
+            )
+            os.close(output)
+            output = -1
+            assert process.stdin is not None
+            with contextlib.suppress(OSError, AttributeError):
+                import fcntl
+
+                fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             written = 0
             for block in ahead(blocks):
                 process.stdin.write(block.astype("<i2", copy=False).tobytes())
@@ -289,14 +303,19 @@ def _encode(
             process.stdin.close()
             code = process.wait()
         except BrokenPipeError:
+            assert process is not None
             code = process.wait()
         except BaseException:
-            process.kill()
-            process.wait()
+            if process is not None:
+                process.kill()
+                process.wait()
             raise
         finally:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
+            if output >= 0:
+                os.close(output)
+            if process is not None and process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
         if code != 0:
             errors.seek(0)
             detail = errors.read().decode(errors="replace").strip().splitlines()
