@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -154,7 +155,6 @@ def _sigterm_stops() -> Iterator[None]:
     the command there is nothing to clean up, and it ends the process at once.
     """
     import signal
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (and receives signals)
@@ -475,7 +475,9 @@ def export(
         sessions.append((loaded, session, session.ready))
     year = datetime.date.today().year
 
-    def run(index: int, progress: Callable[[int], None] | None) -> None:
+    def run(
+        index: int, progress: Callable[[int], None] | None, cancel: threading.Event | None
+    ) -> None:
         loaded, session, _ = sessions[index]
         target, suffix = targets[index], suffixes[index]
 
@@ -484,7 +486,13 @@ def export(
             return tags_for(session.timeline, comment=comment, year=year)
 
         export_file(
-            session.blocks(), target, tags=tags, suffix=suffix, bitrate=bitrate, progress=progress
+            session.blocks(),
+            target,
+            tags=tags,
+            suffix=suffix,
+            bitrate=bitrate,
+            progress=progress,
+            cancel=cancel,
         )
         if transcript:
             write_text(target.with_suffix(".vtt"), webvtt(session.timeline))
@@ -507,7 +515,7 @@ def export(
 
 
 def _run_exports(
-    run: Callable[[int, Callable[[int], None] | None], None],
+    run: Callable[[int, Callable[[int], None] | None, threading.Event | None], None],
     names: list[str],
     frames: list[int],
 ) -> None:
@@ -520,12 +528,24 @@ def _run_exports(
     def all_jobs(progress_for: Callable[[int], Callable[[int], None] | None]) -> None:
         if workers == 1:
             for index in range(len(names)):
-                run(index, progress_for(index))
+                run(index, progress_for(index), None)  # Ctrl-C reaches this thread: no cancel
             return
+        cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run, index, progress_for(index)) for index in range(len(names))]
-            for future in futures:
-                future.result()
+            futures = [
+                pool.submit(run, index, progress_for(index), cancel) for index in range(len(names))
+            ]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                # Ctrl-C and SIGTERM reach only this thread. Without this, the
+                # jobs would run to the end (and publish their files) before
+                # the pool let us exit; this way each stops within 50 ms,
+                # stopping its encoder and removing its temp file on the way.
+                cancel.set()
+                pool.shutdown(cancel_futures=True)
+                raise
 
     if not sys.stderr.isatty():
         all_jobs(lambda _index: None)
