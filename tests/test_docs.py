@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import fake_measure
-from voiceguide.errors import ExitCode
+from voiceguide.errors import ExitCode, Terminated
 from voiceguide.routine import Variant, parse_routine
 from voiceguide.timeline import compile_timeline
 
@@ -146,6 +146,13 @@ def _said_by_voiceguide(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
 
     with monkeypatch.context() as patch:
         patch.setattr("voiceguide.session.build_session", interrupted)
+        run("show", str(tiny))
+
+    def terminated(*args: object, **kwargs: object) -> None:
+        raise Terminated
+
+    with monkeypatch.context() as patch:
+        patch.setattr("voiceguide.session.build_session", terminated)
         run("show", str(tiny))
     return said
 

@@ -17,6 +17,7 @@ from tests.test_music import ebur128
 from voiceguide.audio import ms_to_frames
 from voiceguide.cli import app
 from voiceguide.env import Environment
+from voiceguide.errors import SpeechError
 from voiceguide.music import resolve
 from voiceguide.player import Player
 from voiceguide.render import render
@@ -238,3 +239,15 @@ def test_a_cold_neural_export_streams_to_the_same_length_and_loudness(tmp_path: 
     integrated, peak = ebur128(target)
     assert abs(integrated - (-16.0)) <= 0.5, integrated
     assert peak <= -1.0, peak
+
+
+def test_a_closed_session_synthesizes_nothing_more(tmp_path: Path) -> None:
+    engine = SlowEngine(0.02)
+    session = _stream(load_builtin("lower-back"), Variant.FULL, engine, tmp_path)
+    next(session.blocks())
+    last = session.preview().spoken_texts()[-1]
+    session.close()
+    spoken = len(engine.calls)
+    with pytest.raises(SpeechError, match="stopped"):
+        session.speech.clip(last)  # e.g. a renderer still running while the command ends
+    assert len(engine.calls) == spoken

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -20,7 +21,13 @@ import typer
 from voiceguide import __version__
 from voiceguide.durations import format_clock
 from voiceguide.env import Environment
-from voiceguide.errors import Diagnostic, ExitCode, UsageError, VoiceguideError
+from voiceguide.errors import (
+    Diagnostic,
+    ExitCode,
+    Terminated,
+    UsageError,
+    VoiceguideError,
+)
 from voiceguide.routine import Variant, builtin_names, find_routine, load_builtin
 
 if TYPE_CHECKING:
@@ -95,7 +102,8 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
         debug = find_root is not None and bool(find_root().meta.get("voiceguide.debug"))
         try:
             try:
-                return command(*args, **kwargs)
+                with _sigterm_stops():
+                    return command(*args, **kwargs)
             finally:
                 if find_root is not None:
                     _report_caches(find_root().meta)
@@ -105,7 +113,10 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             for line in err.lines():
                 _stderr(f"error: {line}")
             raise typer.Exit(int(err.exit_code)) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
+            if _by_sigterm(err):
+                _stderr("terminated")
+                raise typer.Exit(int(ExitCode.TERMINATED)) from None
             _stderr("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
@@ -127,6 +138,43 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
     return wrapper
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While a command runs, make SIGTERM stop it as Ctrl-C does, only with exit code 143.
+
+    SIGTERM (`kill`, a session manager, a container stopping) then unwinds
+    through the same clean-up as Ctrl-C: the encoder stopped, temp files
+    removed, the terminal restored, the resume point saved. Before and after
+    the command there is nothing to clean up, and it ends the process at once.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers (and receives signals)
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _by_sigterm(err: BaseException) -> bool:
+    """Return True if err is, or was raised while handling, a SIGTERM (see _sigterm_stops)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, Terminated):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _version(value: bool) -> None:
@@ -458,7 +506,9 @@ def export(
         sessions.append((loaded, session, session.ready))
     year = datetime.date.today().year
 
-    def run(index: int, progress: Callable[[int], None] | None) -> None:
+    def run(
+        index: int, progress: Callable[[int], None] | None, cancel: threading.Event | None
+    ) -> None:
         loaded, session, _ = sessions[index]
         target, suffix = targets[index], suffixes[index]
 
@@ -467,7 +517,13 @@ def export(
             return tags_for(session.timeline, comment=comment, year=year)
 
         export_file(
-            session.blocks(), target, tags=tags, suffix=suffix, bitrate=bitrate, progress=progress
+            session.blocks(),
+            target,
+            tags=tags,
+            suffix=suffix,
+            bitrate=bitrate,
+            progress=progress,
+            cancel=cancel,
         )
         if transcript:
             write_text(target.with_suffix(".vtt"), webvtt(session.timeline))
@@ -475,7 +531,12 @@ def export(
             write_text(target.with_suffix(".chapters.txt"), list_chapters(tags().chapters))
 
     totals = [total_frames(s.preview()) for _, s, _ in sessions]
-    _run_exports(run, [t.name for t in targets], totals)
+    try:
+        _run_exports(run, [t.name for t in targets], totals)
+    except BaseException:
+        for _, session, _ in sessions:
+            session.close()  # stop synthesizing for a file that will not be written
+        raise
     for _, session, was_ready in sessions:
         if not was_ready:
             _warn(session.timeline.warnings)
@@ -490,7 +551,7 @@ def export(
 
 
 def _run_exports(
-    run: Callable[[int, Callable[[int], None] | None], None],
+    run: Callable[[int, Callable[[int], None] | None, threading.Event | None], None],
     names: list[str],
     frames: list[int],
 ) -> None:
@@ -503,12 +564,24 @@ def _run_exports(
     def all_jobs(progress_for: Callable[[int], Callable[[int], None] | None]) -> None:
         if workers == 1:
             for index in range(len(names)):
-                run(index, progress_for(index))
+                run(index, progress_for(index), None)  # Ctrl-C reaches this thread: no cancel
             return
+        cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(run, index, progress_for(index)) for index in range(len(names))]
-            for future in futures:
-                future.result()
+            futures = [
+                pool.submit(run, index, progress_for(index), cancel) for index in range(len(names))
+            ]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                # Ctrl-C and SIGTERM reach only this thread. Without this, the
+                # jobs would run to the end (and publish their files) before
+                # the pool let us exit; this way each stops within 50 ms,
+                # stopping its encoder and removing its temp file on the way.
+                cancel.set()
+                pool.shutdown(cancel_futures=True)
+                raise
 
     if not sys.stderr.isatty():
         all_jobs(lambda _index: None)
@@ -890,11 +963,11 @@ def play(
         try:
             with controls if controls is not None else _nothing():
                 outcome = player.play()
-        except Interrupted as stop:
+        except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
             remember(stop.outcome.section)
             if printer is not None:
                 printer.clear()
-            raise KeyboardInterrupt from None
+            raise
     if printer is not None:
         printer.clear()
     if not was_ready and outcome.finished:

@@ -19,7 +19,12 @@ class ExitCode(IntEnum):
     OUTPUT = 6  # the output file cannot be written
     DEVICE = 7  # no usable sound device
     CONFIG = 8  # the config file is invalid
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. `kill` or a shutting-down session
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: stop as for Ctrl-C, cleaning up on the way out (see cli.main)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import errno
 import functools
 import json
 import math
+import os
 import queue
 import subprocess
 import tempfile
@@ -72,7 +73,8 @@ def check_target(target: Path, chosen: str | None = None) -> str:
     if target.is_dir():
         raise OutputError(f"{target}: is a folder; give a file name such as session.mp3")
     try:  # a read-only or full disk, or no permission: say so before synthesizing anything
-        temp_beside(target, ".probe").unlink()
+        with temp_beside(target, ".tmp"):
+            pass
     except OSError as err:
         raise _cannot_write(target.parent, err) from None
     return suffix
@@ -215,9 +217,10 @@ def _os_error_in(err: BaseException) -> OSError | None:
     return None
 
 
-def _temp_beside(target: Path, suffix: str = ".part") -> Path:
+def _temp_beside(temps: contextlib.ExitStack, target: Path, suffix: str = ".part") -> Path:
+    """Make a temp file beside target that lasts as long as temps (see files.temp_beside)."""
     try:
-        return temp_beside(target, suffix)
+        return temps.enter_context(temp_beside(target, suffix))
     except OSError as err:
         raise _cannot_write(target.parent, err) from None
 
@@ -238,10 +241,12 @@ def export(
     suffix: str | None = None,
     bitrate: str | None = None,
     progress: Callable[[int], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Encode blocks into target; the file appears only once it is complete and tagged.
 
     progress(frames) is called after each block with the number of frames written.
+    Setting cancel (from another thread) stops the export with ExportCancelledError.
     tags may be a function, asked once the blocks are encoded (a session still
     being synthesized knows its chapters only then); MP4 files need their
     chapters up front, so for them it is asked first.
@@ -249,8 +254,6 @@ def export(
     suffix = suffix or format_of(target)
     fmt = FORMATS[suffix]
     ffmpeg = find_ffmpeg()
-    tmp = _temp_beside(target)
-    extra: Path | None = None
     command = [
         ffmpeg,
         "-hide_banner",
@@ -260,15 +263,18 @@ def export(
         "-y",
         *PCM_INPUT,
     ]
-    try:
+    # The temps go when this ends, however it ends; one left by a killed run
+    # is removed by the next export to the same file (see files.temp_beside).
+    with contextlib.ExitStack() as temps:
+        tmp = _temp_beside(temps, target)
         if callable(tags) and suffix in (".m4a", ".m4b"):
             tags = tags()
         if tags is not None and not callable(tags) and suffix in (".m4a", ".m4b"):
-            extra = _temp_beside(target, ".ffmeta")
+            extra = _temp_beside(temps, target, ".ffmeta")
             extra.write_text(ffmetadata(tags), encoding="utf-8")
             command += ["-i", str(extra), "-map", "0:a", "-map_chapters", "1"]
-        command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras, str(tmp)]
-        _encode(command, blocks, target, progress)
+        command += [*_bitrate_args(fmt, bitrate), *fmt.codec, *fmt.extras]
+        _encode(command, blocks, tmp, target, progress, cancel=cancel)
         if tags is not None:
             final = tags() if callable(tags) else tags
             try:
@@ -282,23 +288,24 @@ def export(
             publish(tmp, target)
         except OSError as err:
             raise _cannot_write(target, err) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    finally:
-        if extra is not None:
-            extra.unlink(missing_ok=True)
 
 
 PIPE_BYTES = 1 << 20  # ffmpeg's input pipe: about 6 s of audio, so neither side waits
 
 
-def ahead(blocks: Iterable[Block], depth: int = 4) -> Iterator[Block]:
+class ExportCancelledError(Exception):
+    """An export's cancel event was set (the command was interrupted)."""
+
+
+def ahead(
+    blocks: Iterable[Block], depth: int = 4, *, cancel: threading.Event | None = None
+) -> Iterator[Block]:
     """Yield blocks rendered by a background thread, up to `depth` blocks ahead.
 
     Rendering (numpy) and writing to the encoder then overlap on two cores.
-    An error in the renderer is raised here, in the consumer.
+    An error in the renderer is raised here, in the consumer. Once cancel is
+    set, ExportCancelledError is raised here within 50 ms, even while the
+    renderer is busy (planning the mix before the first block takes seconds).
     """
     box: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -322,7 +329,12 @@ def ahead(blocks: Iterable[Block], depth: int = 4) -> Iterator[Block]:
     worker.start()
     try:
         while True:
-            kind, item = box.get()
+            if cancel is not None and cancel.is_set():
+                raise ExportCancelledError
+            try:
+                kind, item = box.get(timeout=None if cancel is None else 0.05)
+            except queue.Empty:
+                continue
             if kind == "end":
                 return
             if kind == "error":
@@ -336,19 +348,39 @@ def ahead(blocks: Iterable[Block], depth: int = 4) -> Iterator[Block]:
 def _encode(
     command: list[str],
     blocks: Iterable[Block],
+    tmp: Path,
     target: Path,
     progress: Callable[[int], None] | None,
+    *,
+    cancel: threading.Event | None = None,
 ) -> None:
+    """Run the encoder command, writing into tmp, with the blocks on its input."""
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
-        assert process.stdin is not None
-        with contextlib.suppress(OSError, AttributeError):
-            import fcntl
-
-            fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        # ffmpeg writes through a descriptor, never by name: an encoder still
+        # starting when we give up (or are killed) cannot make the temp file
+        # again once it is removed; it writes into the removed file and is gone.
+        output = os.open(tmp, os.O_WRONLY | os.O_CLOEXEC)
+        process: subprocess.Popen[bytes] | None = None
         try:
+            # In a process group of its own, so that a Ctrl-C at the terminal
+            # reaches only us: we stop it (below), and if we are killed, it
+            # stops at the end of its input.
+            process = subprocess.Popen(
+                [*command, f"/dev/fd/{output}"],
+                stdin=subprocess.PIPE,
+                stderr=errors,
+                pass_fds=(output,),
+                process_group=0,
+            )
+            os.close(output)
+            output = -1
+            assert process.stdin is not None
+            with contextlib.suppress(OSError, AttributeError):
+                import fcntl
+
+                fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
             written = 0
-            for block in ahead(blocks):
+            for block in ahead(blocks, cancel=cancel):
                 process.stdin.write(block.astype("<i2", copy=False).tobytes())
                 written += len(block)
                 if progress is not None:
@@ -356,14 +388,19 @@ def _encode(
             process.stdin.close()
             code = process.wait()
         except BrokenPipeError:
+            assert process is not None
             code = process.wait()
         except BaseException:
-            process.kill()
-            process.wait()
+            if process is not None:
+                process.kill()
+                process.wait()
             raise
         finally:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
+            if output >= 0:
+                os.close(output)
+            if process is not None and process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()
         if code != 0:
             errors.seek(0)
             detail = errors.read().decode(errors="replace").strip().splitlines()

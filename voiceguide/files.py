@@ -5,11 +5,16 @@ Also the cache folder built on it, where a failed write is a warning, not an err
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import functools
 import hashlib
 import os
+import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,22 +26,149 @@ def normal_mode() -> int:
     return 0o666 & ~mask
 
 
-def temp_beside(target: Path, suffix: str = ".part") -> Path:
-    """Create an empty hidden temp file in target's folder (raises OSError)."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    os.close(fd)
-    return Path(name)
+TEMP_SUFFIXES = (".part", ".ffmeta", ".tmp")
+
+
+def _temp_pattern(target: Path) -> re.Pattern[str]:
+    """Match the names temp_beside gives target's temp files; group 1 is the owner's pid."""
+    suffixes = "|".join(re.escape(s) for s in TEMP_SUFFIXES)
+    return re.compile(rf"\.{re.escape(target.name)}\.(\d{{1,10}})\.[0-9a-f]{{8}}(?:{suffixes})")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # someone else's process (EPERM), or no pid at all: leave it
+    return True
+
+
+def _lock(fd: int) -> bool | None:
+    """Take fd's file lock without waiting: True, False if another holds it, None if unknown."""
+    try:
+        import fcntl
+    except ImportError:
+        return None  # not a POSIX system
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None  # a file system without locks
+    return True
+
+
+def sweep_temps(target: Path) -> list[Path]:
+    """Remove target's temp files left by processes that died (killed, say); return them.
+
+    A temp file is left alone while its owner lives: its name holds the
+    owner's pid, and the owner keeps it locked, so neither a process with
+    that pid nor one holding the lock (a process in another pid namespace on
+    a shared folder) loses its temp. Temps of other targets are not looked at.
+    A temp whose owner died and whose pid was reused stays: a leak, never a loss.
+    """
+    pattern = _temp_pattern(target)
+    removed: list[Path] = []
+    try:
+        paths = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for path in paths:
+        found = pattern.fullmatch(path.name)
+        if found is None or _alive(int(found.group(1))):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue  # gone already, or not a file we can open
+        try:
+            if _lock(fd) is not False:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            pass  # another run swept it first, or the folder is read-only
+        finally:
+            os.close(fd)
+    return removed
+
+
+@contextlib.contextmanager
+def temp_beside(target: Path, suffix: str = ".part") -> Iterator[Path]:
+    """Create an empty hidden temp file in target's folder, for the block (raises OSError).
+
+    It is named `.NAME.PID.RANDOM.SUFFIX`, locked while the block runs, and
+    removed when the block ends unless it was published. Temps of the same
+    target left by dead processes are removed first (see sweep_temps): a
+    process killed outright (SIGKILL, a power cut) cannot clean up after itself.
+    """
+    if suffix not in TEMP_SUFFIXES:
+        raise ValueError(f"temp suffix {suffix!r} is not one of {TEMP_SUFFIXES}")
+    sweep_temps(target)
+    while True:
+        path = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        break
+    try:
+        _lock(fd)
+        yield path
+    finally:
+        # Removed before the lock is let go, so no sweep ever sees it unlocked.
+        with contextlib.suppress(OSError):
+            path.unlink()  # gone already once published
+        os.close(fd)
+
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """Return libc's renameat2 (Linux, glibc 2.28+), or None."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function: Callable[..., int] = libc.renameat2
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows wants a name
+        return None
+    return function
+
+
+def _rename_noreplace(tmp: Path, target: Path) -> bool:
+    """Rename tmp to target in one step unless target exists (FileExistsError).
+
+    Return False where the system or file system cannot (then nothing happened).
+    """
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    src, dst = os.fsencode(tmp), os.fsencode(target)
+    if renameat2(_AT_FDCWD, src, _AT_FDCWD, dst, _RENAME_NOREPLACE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(tmp), None, str(target))
 
 
 def publish(tmp: Path, target: Path, *, replace: bool = True) -> None:
     """Give a finished temp file normal permissions and move it into place.
 
     Unless replace, an existing target stays and FileExistsError is raised
-    (where the file system has hard links; elsewhere the target is replaced).
+    (where the file system can rename without replacing, or has hard links;
+    elsewhere the target is replaced).
     """
     tmp.chmod(normal_mode())
     if not replace:
+        if _rename_noreplace(tmp, target):
+            return
         try:
+            # Where renameat2 is missing. A process killed between these two
+            # steps leaves the temp behind as a second name of the target.
             os.link(tmp, target)  # atomic, and never over an existing file
         except FileExistsError:
             raise
@@ -54,13 +186,9 @@ def atomic_write(
     """Write data to target all at once or not at all (raises OSError; see publish)."""
     if make_parents:
         target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_beside(target, ".tmp")
-    try:
+    with temp_beside(target, ".tmp") as tmp:
         tmp.write_bytes(data)
         publish(tmp, target, replace=replace)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def checksum(*parts: bytes | memoryview) -> bytes:

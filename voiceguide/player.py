@@ -79,7 +79,7 @@ class Tones:
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during playback; carries where playback stopped."""
+    """Ctrl-C (or SIGTERM, its cause) during playback; carries where playback stopped."""
 
     def __init__(self, outcome: Outcome) -> None:
         super().__init__()
@@ -252,8 +252,8 @@ class Player:
             self._report(force=True)
             end = ms_to_frames(self.timeline.total_ms)
             return Outcome(True, round(frames_to_ms(end)), self.section_at(end, self.timeline))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (errors.Terminated)
             heard = self._stop_here()
             raise Interrupted(
                 Outcome(False, round(frames_to_ms(heard)), self.section_at(heard))
-            ) from None
+            ) from err

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from voiceguide.errors import SpeechError
+
 if TYPE_CHECKING:
     from voiceguide.speech.cache import ClipCache
 
@@ -196,6 +198,8 @@ class SpeechLibrary:
         cached = self._cached(text)
         if cached is not None:
             return cached
+        if self._stop:  # stopped (the command is ending): synthesize nothing more
+            raise SpeechError("speech synthesis was stopped")
         return self._store(text, self.engine.synthesize(text).trimmed())
 
     def missing(self, texts: Iterable[str]) -> list[str]:
