@@ -344,11 +344,14 @@ class MixPlanner:
         # Resampled, faded clips and their true-peak envelopes, shared by the
         # analysis and every Mix planned (a session still being synthesized
         # plans several), so no clip is prepared twice while it is in use.
-        # A line is prepared, measured and made final within a block or two, so a
-        # few of each suffice; the renderer holds the final clips it is mixing.
+        # A line is prepared and measured when it is synthesized and made final
+        # when the renderer reaches it, which on a cold cache can be a dozen lines
+        # later: the peak envelopes (float32, 1.8 MB per 10 s) are kept that long,
+        # since they cost more to make again than the rest of the line's work.
         self._prepared = _Recent(lambda text: prepare(self.speech(text)), keep=4)
         self._peaks = _Recent(
-            lambda text: levels.peak_envelope(self._prepared.get_or_make(text)), keep=2
+            lambda text: levels.peak_envelope(self._prepared.get_or_make(text)).astype(np.float32),
+            keep=24,
         )
         self._final: _Recent[FloatArray] | None = None
         self._final_chime: FloatArray | None = None
@@ -386,7 +389,7 @@ class MixPlanner:
             analysis = self.analyses.get(key) if key is not None else None
             if analysis is None:
                 audio = self._prepared.get_or_make(text)
-                analysis = analyse(audio, self._peaks.get_or_make(text))
+                analysis = analyse(audio, self._peaks.get_or_make(text).astype(np.float64))
                 if key is not None:
                     self.analyses.put(key, analysis)
             self.found[text] = analysis
@@ -507,7 +510,7 @@ class MixPlanner:
                 gain = level(found[text]) * session_gain
                 audio = (self._prepared.get_or_make(text) * gain).astype(np.float32)
                 if found[text].true_peak * gain > ceiling:
-                    peaks = self._peaks.get_or_make(text) * gain
+                    peaks = self._peaks.get_or_make(text).astype(np.float64) * gain
                     audio = levels.limit(audio, ceiling, SAMPLE_RATE, peaks=peaks)
                 return audio
 
