@@ -394,33 +394,35 @@ class MixPlanner:
                     self.analyses.put(key, analysis)
             self.found[text] = analysis
 
-    def stand_in(self, duration_ms: int) -> Analysis:
-        """Return an analysis for a line not synthesized yet, from the lines measured so far.
+    def stand_in(self) -> Callable[[int], Analysis]:
+        """Return a maker of analyses, by length in ms, for lines not synthesized yet.
 
-        It is at the reference loudness, with the mean energy per 10 ms, the
-        median peak-to-loudness ratio and the mean limiter loss of the known lines.
+        They are at the reference loudness, with the mean energy per 10 ms, the
+        median peak-to-loudness ratio and the mean limiter loss of the lines
+        measured so far (worked out once, here).
         """
         known = [a for a in self.found.values() if math.isfinite(a.loudness_lufs)]
-        windows = max(math.ceil(ms_to_frames(duration_ms) / WINDOW_FRAMES), 1)
-        if not known:  # nothing measured yet: a steady line with speech's usual 18 dB crest
-            mean_square = 10 ** ((VOICE_REFERENCE_LUFS + 0.691) / 10)
+        if known:
+            levelled = [levels.from_db(VOICE_REFERENCE_LUFS - a.loudness_lufs) ** 2 for a in known]
+            energy = sum(float(a.energy.sum()) * g for a, g in zip(known, levelled, strict=True))
+            per_window = energy / max(sum(len(a.energy) for a in known), 1)
+            crest = float(np.median([levels.to_db(a.true_peak) - a.loudness_lufs for a in known]))
+            curves = [a.kept_after_limit for a in known if len(a.kept_after_limit) == LOSS_STEPS]
+            kept = tuple(float(k) for k in np.mean(curves, axis=0)) if curves else (1.0,)
+        else:  # nothing measured yet: a steady line with speech's usual 18 dB crest
+            per_window = 10 ** ((VOICE_REFERENCE_LUFS + 0.691) / 10) * WINDOW_FRAMES
+            crest, kept = 18.0, (1.0,)
+
+        def make(duration_ms: int) -> Analysis:
+            windows = max(math.ceil(ms_to_frames(duration_ms) / WINDOW_FRAMES), 1)
             return Analysis(
                 VOICE_REFERENCE_LUFS,
-                levels.from_db(VOICE_REFERENCE_LUFS + 18),
-                np.full(windows, mean_square * WINDOW_FRAMES),
+                levels.from_db(VOICE_REFERENCE_LUFS + crest),
+                np.full(windows, per_window),
+                kept,
             )
-        levelled = [levels.from_db(VOICE_REFERENCE_LUFS - a.loudness_lufs) ** 2 for a in known]
-        energy = sum(float(a.energy.sum()) * g for a, g in zip(known, levelled, strict=True))
-        count = sum(len(a.energy) for a in known)
-        crest = float(np.median([levels.to_db(a.true_peak) - a.loudness_lufs for a in known]))
-        curves = [a.kept_after_limit for a in known if len(a.kept_after_limit) == LOSS_STEPS]
-        kept = tuple(np.mean(curves, axis=0)) if curves else (1.0,)
-        return Analysis(
-            VOICE_REFERENCE_LUFS,
-            levels.from_db(VOICE_REFERENCE_LUFS + crest),
-            np.full(windows, energy / max(count, 1)),
-            tuple(float(k) for k in kept),
-        )
+
+        return make
 
     def plan(self, timeline: Timeline, session_db: float | None = None) -> Mix:
         """Plan the mix of timeline; solve for the session gain unless session_db is given.
@@ -429,14 +431,6 @@ class MixPlanner:
         get no gain: the renderer must not reach them with this plan.
         """
         found = self.found
-        stand_ins = {
-            s.text: self.stand_in(s.duration_ms)
-            for s in timeline.segments
-            if s.kind in (Kind.SPEECH, Kind.CUE) and s.text not in found
-        }
-
-        def analysis_of(text: str) -> Analysis:
-            return found[text] if text in found else stand_ins[text]
 
         # Level every clip to the same loudness first: no step louder than another.
         def level(analysis: Analysis) -> float:
@@ -451,13 +445,22 @@ class MixPlanner:
             ceiling = levels.from_db(CEILING_DBTP)
             if self.bed_loop is not None:
                 ducked = self.loop_peak * self.bed_gain * levels.from_db(session_db - DUCK_DB)
-                ceiling -= (
-                    ducked * 1.1
-                )  # the loop's sample peak, plus a margin for inter-sample peaks
+                # The loop's sample peak, plus a margin for inter-sample peaks.
+                ceiling -= ducked * 1.1
             return max(ceiling, levels.from_db(CEILING_DBTP - 12))
 
         predicted = math.nan
         if session_db is None:
+            stand_in = self.stand_in()
+            stand_ins = {
+                s.text: stand_in(s.duration_ms)
+                for s in timeline.segments
+                if s.kind in (Kind.SPEECH, Kind.CUE) and s.text not in found
+            }
+
+            def analysis_of(text: str) -> Analysis:
+                return found[text] if text in found else stand_ins[text]
+
             # Predict the mix's loudness from 10 ms energy windows placed on the
             # timeline, then find the one session gain that brings it to the
             # target, allowing for what the limiter takes from clips over the ceiling.
