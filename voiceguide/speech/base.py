@@ -144,11 +144,10 @@ class SpeechLibrary:
         self.recipe = recipe
         self.workers = workers
         self._durations: dict[str, int] = {}
-        # Clips the cache could not save, kept so that each is synthesized only once a run.
-        self._unsaved: dict[str, Clip] = {}
         self.synthesized = 0  # how many clips this library had to synthesize
-        # Lines synthesized in the background: kept in memory, so they never need the cache.
-        self._fresh: dict[str, Clip] = {}
+        # Clips kept in memory for the run: those synthesized in the background
+        # (never read back from the cache) and those the cache could not save.
+        self._held: dict[str, Clip] = {}
         self._arrived = threading.Condition()
         self._queue: list[str] = []  # lines the background thread still has to synthesize
         self._failure: BaseException | None = None
@@ -156,8 +155,8 @@ class SpeechLibrary:
         self._worker: threading.Thread | None = None
 
     def _cached(self, text: str) -> Clip | None:
-        if text in self._unsaved:
-            return self._unsaved[text]
+        if text in self._held:
+            return self._held[text]
         if self.cache is None:
             return None
         clip = self.cache.get(self.cache.key(self.engine.identity, text))
@@ -171,7 +170,7 @@ class SpeechLibrary:
         if self.cache is not None:
             clip = self.cache.put(self.cache.key(self.engine.identity, text), clip)
         if self.cache is None or self.cache.folder.problem is not None:
-            self._unsaved[text] = clip
+            self._held[text] = clip
         self._durations[text] = clip.duration_ms
         return clip
 
@@ -193,8 +192,6 @@ class SpeechLibrary:
         engine is never used by two threads at once).
         """
         self.wait_for(text)
-        if text in self._fresh:
-            return self._fresh[text]
         cached = self._cached(text)
         if cached is not None:
             return cached
@@ -233,7 +230,7 @@ class SpeechLibrary:
                     text = self._queue[0]
                 clip = self._store(text, self.engine.synthesize(text).trimmed())
                 with self._arrived:
-                    self._fresh[text] = clip
+                    self._held[text] = clip
                     self._queue.pop(0)
                     self._arrived.notify_all()
         except BaseException as err:  # handed to whoever waits
