@@ -512,7 +512,8 @@ def export(
         loaded, session, _ = sessions[index]
         target, suffix = targets[index], suffixes[index]
 
-        def tags() -> Tags:  # asked for once the timeline is final
+        @functools.cache
+        def tags() -> Tags:  # asked for once the timeline is final; made once
             comment = loaded.safety or loaded.description
             return tags_for(session.timeline, comment=comment, year=year)
 
