@@ -21,11 +21,13 @@ from pathlib import Path
 
 def one(engine: str, workers: int) -> float:
     """Synthesize every line of the full lower-back session; return seconds taken."""
-    from voiceguide.routine import Variant, load_builtin
-    from voiceguide.speech.base import EngineRecipe, SpeechLibrary
+    from voiceguide.routine.library import load_builtin
+    from voiceguide.routine.model import Variant
     from voiceguide.speech.cache import ClipCache
+    from voiceguide.speech.engine import EngineRecipe
     from voiceguide.speech.engines import create_engine
-    from voiceguide.timeline import spoken_texts
+    from voiceguide.speech.library import SpeechLibrary
+    from voiceguide.timeline.script import spoken_texts
 
     texts = spoken_texts(load_builtin("lower-back"), Variant.FULL)
     with tempfile.TemporaryDirectory() as folder:
@@ -51,8 +53,9 @@ def main() -> int:
     if options.one:
         print(one(options.one[0], int(options.one[1])))
         return 0
-    from voiceguide.routine import Variant, load_builtin
-    from voiceguide.timeline import spoken_texts
+    from voiceguide.routine.library import load_builtin
+    from voiceguide.routine.model import Variant
+    from voiceguide.timeline.script import spoken_texts
 
     lines = len(spoken_texts(load_builtin("lower-back"), Variant.FULL))
     cores = os.cpu_count() or 1

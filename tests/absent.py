@@ -1,6 +1,6 @@
 """Running the real CLI with a piece missing: espeak-ng, ffmpeg, piper-tts, a writable disk.
 
-Each simulation is as genuine as the machine allows; see tests/test_missing.py.
+Each simulation is as genuine as the machine allows; see tests/system/test_missing.py.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from tests.helpers import FakeEngine
 from tests.sound import PulseServer, start_pulse, stop_pulse
 from voiceguide.env import Environment
-from voiceguide.speech.base import SpeechEngine
+from voiceguide.speech.engine import SpeechEngine
 
 DATA = Path(__file__).parent / "data"
 

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.speech.base import Clip, VoiceInfo
+from voiceguide.speech.clip import Clip, VoiceInfo
 
 FAKE_RATE = 22_050
 
 
 class FakeEngine:
     """Speaks a steady tone whose length depends only on the words and the rate."""
+
+    parallel_synthesis = False  # fast: no pool, no background thread
 
     def __init__(self, voice: str | None = None, rate_wpm: int = 150) -> None:
         self.voice = voice or "fake"
@@ -40,6 +42,9 @@ class FakeEngine:
 
     def voices(self) -> list[VoiceInfo]:
         return [VoiceInfo("fake", "Fake", ("en",))]
+
+    def single_threaded(self) -> None:
+        self.threads = 1
 
 
 def fake_measure(text: str) -> int:

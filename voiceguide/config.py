@@ -6,25 +6,28 @@ folder ($XDG_CONFIG_HOME/voiceguide/config.toml), voiceguide's own defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import ConfigError, Diagnostic
-from voiceguide.music import DEFAULT_VOLUME_DB
-from voiceguide.speech import DEFAULT_RATE_WPM
+from voiceguide.spoken import DEFAULT_RATE_WPM
 from voiceguide.textfile import TextFileError, decode, parse_toml, quote
 from voiceguide.tomlpos import TomlPositions
 
-KEYS = ("engine", "voice", "rate", "music", "music_volume")
+
+@dataclass(frozen=True)
+class Overrides:
+    """The settings given on the command line (None: not given)."""
+
+    engine: str | None = None
+    voice: str | None = None
+    rate: int | None = None
+    music: str | None = None
+    music_volume: float | None = None
 
 
-def default_config_path() -> Path:
-    """Return the config file's path (it need not exist)."""
-    import platformdirs
-
-    return platformdirs.user_config_path("voiceguide") / "config.toml"
+KEYS = tuple(f.name for f in fields(Overrides))
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
     def line(key: str) -> int:
         return positions.line_of((key,)) or 1
 
-    from voiceguide.speech.engines import ENGINES
+    from voiceguide.speech.engines import ENGINES  # deferred: it brings numpy
 
     for key, value in data.items():
         if key not in KEYS:
@@ -126,16 +129,18 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
     return values
 
 
-def resolve(options: Mapping[str, Any], path: Path | None = None) -> Settings:
+def resolve(overrides: Overrides, path: Path) -> Settings:
     """Return the settings in force: command-line options over the config file over defaults."""
+    # Deferred, as they bring numpy: `voiceguide --help` needs no config.
+    from voiceguide.audio.music import DEFAULT_VOLUME_DB
     from voiceguide.speech.engines import default_engine
 
-    path = path if path is not None else default_config_path()
     stored = _load(path)
 
     def pick(key: str, fallback: Any, fallback_source: str) -> Setting:
-        if options.get(key) is not None:
-            return Setting(options[key], "command line")
+        given = getattr(overrides, key)
+        if given is not None:
+            return Setting(given, "command line")
         if key in stored:
             value, line = stored[key]
             return Setting(value, f"{path}:{line}")

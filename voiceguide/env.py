@@ -1,4 +1,9 @@
-"""The environment the CLI runs in; tests replace parts of it."""
+"""The environment a command runs in: the user's folders and the factories for devices.
+
+This is the one place that knows where the user's files live; everything
+below is given its folders. Tests replace any part (a fake engine, a
+temporary cache, a recording output).
+"""
 
 from __future__ import annotations
 
@@ -9,85 +14,114 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from voiceguide.config import Settings
-    from voiceguide.outputs import AudioOutput
-    from voiceguide.speech.base import EngineFactory, SpeechEngine, SpeechLibrary
-    from voiceguide.state import ResumeStore
+    from voiceguide.config import Overrides, Settings
+    from voiceguide.routine.library import RoutineLibrary
+    from voiceguide.sinks.outputs import AudioOutput
+    from voiceguide.sinks.resume import ResumeStore
+    from voiceguide.speech.engine import EngineFactory, SpeechEngine
+    from voiceguide.speech.library import SpeechLibrary
 
 OutputFactory = Callable[[str, str], "AudioOutput"]
+APP = "voiceguide"
+
+
+def user_cache_dir() -> Path:
+    """Return voiceguide's cache folder (XDG_CACHE_HOME/voiceguide on Linux)."""
+    import platformdirs
+
+    return platformdirs.user_cache_path(APP)
 
 
 def _create_engine(name: str, voice: str | None, rate_wpm: int) -> SpeechEngine:
+    """Create a real engine; the voice digests are remembered in the user's cache folder."""
     from voiceguide.speech.engines import create_engine
 
-    return create_engine(name, voice, rate_wpm)
+    return create_engine(name, voice, rate_wpm, digest_memo=user_cache_dir() / "voice-digests.json")
 
 
 def _open_output(backend: str, device: str) -> AudioOutput:
-    from voiceguide.outputs import open_output
+    from voiceguide.sinks.outputs import open_output
 
     return open_output(backend, device)
 
 
-def default_cache_dir() -> Path:
-    """Return the user's clip cache folder (XDG_CACHE_HOME/voiceguide/clips on Linux)."""
-    import platformdirs
-
-    return platformdirs.user_cache_path("voiceguide") / "clips"
-
-
 @dataclass(frozen=True)
 class Environment:
-    """What the CLI needs from the outside world."""
+    """What a command needs from the outside world; None means the user's own folder."""
 
     make_engine: EngineFactory = _create_engine
-    cache_dir: Path | None = None  # None: the user's cache folder
-    state_dir: Path | None = None  # None: the user's state folder
-    config_path: Path | None = None  # None: the user's config.toml
+    cache_dir: Path | None = None  # clips and analyses: XDG_CACHE_HOME/voiceguide/clips
+    state_dir: Path | None = None  # resume points: XDG_STATE_HOME/voiceguide
+    config_path: Path | None = None  # XDG_CONFIG_HOME/voiceguide/config.toml
+    routines_dir: Path | None = None  # the user's routines: XDG_CONFIG_HOME/voiceguide/routines
+    voices_dir: Path | None = None  # extra Piper voices: XDG_DATA_HOME/voiceguide/voices
     open_output: OutputFactory = _open_output
     workers: int = 0  # processes for synthesis; 0: one per core
 
-    def settings(
-        self,
-        engine: str | None = None,
-        voice: str | None = None,
-        rate: int | None = None,
-        music: str | None = None,
-        music_volume: float | None = None,
-    ) -> Settings:
-        """Return the settings in force: these options over the config file over defaults."""
-        from voiceguide.config import resolve
+    def clip_dir(self) -> Path:
+        """Return the clip cache's folder."""
+        return self.cache_dir if self.cache_dir is not None else user_cache_dir() / "clips"
 
-        options = {
-            "engine": engine,
-            "voice": voice,
-            "rate": rate,
-            "music": music,
-            "music_volume": music_volume,
-        }
-        return resolve(options, self.config_path)
+    def config_file(self) -> Path:
+        """Return the config file's path (it need not exist)."""
+        if self.config_path is not None:
+            return self.config_path
+        import platformdirs
+
+        return platformdirs.user_config_path(APP) / "config.toml"
+
+    def routines_folder(self) -> Path:
+        """Return the folder of the user's own routines (it need not exist)."""
+        if self.routines_dir is not None:
+            return self.routines_dir
+        import platformdirs
+
+        return platformdirs.user_config_path(APP) / "routines"
+
+    def voices_folder(self) -> Path:
+        """Return the folder where extra Piper voices (.onnx + .onnx.json) are looked for."""
+        if self.voices_dir is not None:
+            return self.voices_dir
+        import platformdirs
+
+        return platformdirs.user_data_path(APP) / "voices"
+
+    def memo_path(self, name: str) -> Path:
+        """Return where a small measurement kept between runs lives (beside the voice digests)."""
+        return user_cache_dir() / name
+
+    def library(self) -> RoutineLibrary:
+        """Return the routines a user can name: their own, then the built-in ones."""
+        from voiceguide.routine.library import RoutineLibrary
+
+        return RoutineLibrary(self.routines_folder())
+
+    def settings(self, overrides: Overrides | None = None) -> Settings:
+        """Return the settings in force: these options over the config file over defaults."""
+        from voiceguide.config import Overrides, resolve
+
+        return resolve(overrides if overrides is not None else Overrides(), self.config_file())
 
     def speech(self, settings: Settings) -> SpeechLibrary:
         """Return a speech library for the settings, backed by the clip cache."""
-        from voiceguide.speech.base import EngineRecipe, SpeechLibrary
         from voiceguide.speech.cache import ClipCache
+        from voiceguide.speech.engine import EngineRecipe
+        from voiceguide.speech.library import SpeechLibrary
 
         name, voice, rate = settings.engine.value, settings.voice.value, settings.rate.value
         return SpeechLibrary(
             self.make_engine(name, voice, rate),
-            ClipCache(self.cache_dir if self.cache_dir is not None else default_cache_dir()),
+            ClipCache(self.clip_dir()),
             recipe=EngineRecipe(self.make_engine, name, voice, rate),
             workers=self.workers or os.cpu_count() or 1,
         )
 
-    def memo_path(self, name: str) -> Path:
-        """Return where a small measurement kept between runs lives (beside the voice digests)."""
-        import platformdirs
-
-        return platformdirs.user_cache_path("voiceguide") / name
-
     def resume_store(self) -> ResumeStore:
         """Return the store of remembered playback positions."""
-        from voiceguide.state import ResumeStore, default_state_dir
+        from voiceguide.sinks.resume import ResumeStore
 
-        return ResumeStore(self.state_dir if self.state_dir is not None else default_state_dir())
+        if self.state_dir is not None:
+            return ResumeStore(self.state_dir)
+        import platformdirs
+
+        return ResumeStore(platformdirs.user_state_path(APP))

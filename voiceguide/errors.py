@@ -24,7 +24,7 @@ class ExitCode(IntEnum):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM arrived: stop as for Ctrl-C, cleaning up on the way out (see cli.main)."""
+    """SIGTERM arrived: stop as for Ctrl-C, cleaning up on the way out (see cli.core)."""
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,60 @@ class AudioError(VoiceguideError):
 
 
 class OutputError(VoiceguideError):
-    """The output file cannot be written."""
+    """An output file or folder cannot be written.
+
+    `problem` says what is wrong, `fix` what to do about it besides writing
+    elsewhere, and `elsewhere` whether writing elsewhere helps. The CLI words
+    "elsewhere" with its own option; this message says "another output path".
+    """
 
     exit_code = ExitCode.OUTPUT
+
+    def __init__(self, problem: str, fix: str = "", *, elsewhere: bool = True) -> None:
+        self.problem = problem
+        self.fix = fix
+        self.elsewhere = elsewhere
+        super().__init__(self.worded("another output path"))
+
+    def worded(self, other_path: str) -> str:
+        """Return the message, suggesting `other_path` (like "another -o path") when it helps."""
+        remedies = [self.fix] if self.fix else []
+        if self.elsewhere:
+            remedies.append(f"choose {other_path}")
+        return f"{self.problem}; {' or '.join(remedies)}" if remedies else self.problem
 
 
 class DeviceError(VoiceguideError):
     """No usable sound device."""
 
     exit_code = ExitCode.DEVICE
+
+
+class ExportCancelledError(VoiceguideError):
+    """An export was cancelled from another thread (the command was interrupted)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class DoesNotFitError(UsageError):
+    """A session cannot be made to last the minutes asked for.
+
+    need_ms is the least it can last; None when the minutes are out of range.
+    """
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, minutes: float, need_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.minutes = minutes
+        self.need_ms = need_ms
+
+
+class RateOutOfRangeError(SpeechError):
+    """A speaking rate outside what the engines can do (60 to 400 words a minute)."""
+
+    exit_code = ExitCode.SPEECH
+
+    def __init__(self, rate_wpm: int) -> None:
+        self.rate_wpm = rate_wpm
+        super().__init__(f"a rate of {rate_wpm} is out of range; use 60 to 400 words per minute")

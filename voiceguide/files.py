@@ -10,6 +10,7 @@ import ctypes
 import errno
 import functools
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -257,3 +258,38 @@ class CacheFolder:
         except OSError as err:
             self.problem = CacheProblem(self.root, err.strerror or str(err))
         return None
+
+
+class JsonMemo:
+    """Small measurements kept between runs in one JSON file, each under a stamp.
+
+    A stamp names what was measured and its state (a file's path, size and
+    modification time, say), so a changed input misses. Reading and writing
+    are best effort: a memo that cannot be read is empty, one that cannot be
+    written is not kept, and neither is ever an error.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def _load(self) -> dict[str, object]:
+        if self.path is None:
+            return {}
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(loaded, dict):
+                return loaded
+        return {}
+
+    def get(self, stamp: str) -> object | None:
+        """Return the value kept under stamp, or None."""
+        return self._load().get(stamp)
+
+    def put(self, stamp: str, value: object) -> None:
+        """Keep value under stamp, beside the others."""
+        if self.path is None:
+            return
+        known = self._load()
+        known[stamp] = value
+        with contextlib.suppress(OSError):
+            atomic_write(self.path, json.dumps(known).encode(), make_parents=True)

@@ -29,6 +29,8 @@ def quote(text: str, limit: int = MAX_QUOTED) -> str:
     """Return a user's text in double quotes for a one-line message: escaped, and cut if long."""
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    if text.isprintable():  # the usual case, and a quick one (a file may hold 100 000 errors)
+        return f'"{text}"'
     shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
     return f'"{shown}"'
 

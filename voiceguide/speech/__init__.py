@@ -1,6 +1,4 @@
-"""Speech: the engine interface (base), the clip cache (cache), the system voice (system).
+"""Speech: engines behind one Protocol, the clip cache, and the library that serves clips.
 
 Kept free of heavy imports so the CLI starts instantly.
 """
-
-DEFAULT_RATE_WPM = 150  # calm, unhurried speech

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.files import CacheFolder, checksum
-from voiceguide.speech.base import Clip
+from voiceguide.speech.clip import Clip
 
 # Bump when the way clips are made or stored changes, so old entries are not reused.
 CACHE_VERSION = "3"

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.errors import UsageError
-from voiceguide.speech.base import SpeechEngine, VoiceInfo
+from voiceguide.speech.clip import VoiceInfo
+from voiceguide.speech.engine import SpeechEngine
 
 ENGINES = ("piper", "system")
 
@@ -18,25 +19,17 @@ def default_engine() -> str:
     return "piper" if piper.installed() else "system"
 
 
-def user_voice_dir() -> Path:
-    """Return the folder where extra Piper voices (.onnx + .onnx.json) are looked for."""
-    import platformdirs
+def create_engine(
+    name: str, voice: str | None, rate_wpm: int, *, digest_memo: Path | None = None
+) -> SpeechEngine:
+    """Create an engine by name ("piper" or "system").
 
-    return platformdirs.user_data_path("voiceguide") / "voices"
-
-
-def _digest_memo() -> Path:
-    import platformdirs
-
-    return platformdirs.user_cache_path("voiceguide") / "voice-digests.json"
-
-
-def create_engine(name: str, voice: str | None, rate_wpm: int) -> SpeechEngine:
-    """Create an engine by name ("piper" or "system")."""
+    digest_memo is where the voice files' checksums are remembered between runs.
+    """
     if name == "piper":
         from voiceguide.speech.piper import PiperEngine
 
-        return PiperEngine(voice, rate_wpm, digest_memo=_digest_memo())
+        return PiperEngine(voice, rate_wpm, digest_memo=digest_memo)
     if name == "system":
         from voiceguide.speech.system import SystemEngine
 
@@ -53,8 +46,11 @@ class ListedVoice:
     default: bool
 
 
-def list_voices() -> list[ListedVoice]:
-    """Return every engine's voices; the default voice of the default engine is marked."""
+def list_voices(voice_dir: Path) -> list[ListedVoice]:
+    """Return every engine's voices; the default voice of the default engine is marked.
+
+    voice_dir is the folder where extra Piper voices (.onnx + .onnx.json) are looked for.
+    """
     from voiceguide.speech import piper
     from voiceguide.speech.system import SystemEngine
 
@@ -62,7 +58,7 @@ def list_voices() -> list[ListedVoice]:
     found: list[ListedVoice] = []
     if piper.installed():
         default_model = piper.default_voice_path()
-        models = [default_model, *sorted(user_voice_dir().glob("*.onnx"))]
+        models = [default_model, *sorted(voice_dir.glob("*.onnx"))]
         for model in models:
             if not Path(f"{model}.json").is_file():
                 continue

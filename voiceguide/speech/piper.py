@@ -7,7 +7,6 @@ and any other voice is a local .onnx file with its .onnx.json beside it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -16,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.errors import SpeechError
-from voiceguide.files import atomic_write
-from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo, plain_text
+from voiceguide.errors import RateOutOfRangeError, SpeechError
+from voiceguide.files import JsonMemo
+from voiceguide.speech.clip import Clip, VoiceInfo, plain_text
+from voiceguide.spoken import DEFAULT_RATE_WPM
 
 # The joe voice's pace against length_scale, measured over 25 lines of the
 # lower-back routine (silence trimmed): 232 wpm at 0.8, 204 at 1.0, 171 at 1.3,
@@ -57,23 +56,16 @@ def _file_digest(path: Path, memo: Path | None) -> str:
     """Return a short SHA-256 of a voice file, remembered by size and mtime."""
     stat = path.stat()
     stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    known: dict[str, str] = {}
-    if memo is not None:
-        with contextlib.suppress(OSError, ValueError):
-            loaded = json.loads(memo.read_text())
-            if isinstance(loaded, dict):
-                known = loaded
-        if stamp in known:
-            return known[stamp]
+    memos = JsonMemo(memo)
+    known = memos.get(stamp)
+    if isinstance(known, str):
+        return known
     digest = hashlib.sha256()
     with path.open("rb") as voice:
         for chunk in iter(lambda: voice.read(1 << 20), b""):
             digest.update(chunk)
     value = digest.hexdigest()[:16]
-    if memo is not None:
-        known[stamp] = value
-        with contextlib.suppress(OSError):
-            atomic_write(memo, json.dumps(known).encode(), make_parents=True)
+    memos.put(stamp, value)
     return value
 
 
@@ -91,7 +83,7 @@ class PiperEngine:
         digest_memo: Path | None = None,
     ) -> None:
         if not 60 <= rate_wpm <= 400:
-            raise SpeechError(f"--rate {rate_wpm} is out of range; use 60 to 400 words per minute")
+            raise RateOutOfRangeError(rate_wpm)
         import importlib.util
 
         if importlib.util.find_spec("piper") is None:  # say so now, not in a worker later

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from voiceguide.errors import SpeechError
-from voiceguide.speech import DEFAULT_RATE_WPM
-from voiceguide.speech.base import Clip, VoiceInfo, plain_text
+from voiceguide.errors import RateOutOfRangeError, SpeechError
+from voiceguide.speech.clip import Clip, VoiceInfo, plain_text
+from voiceguide.spoken import DEFAULT_RATE_WPM
 
 # The shared library pyttsx3's espeak driver loads (it tries these names on Linux).
 ESPEAK_LIBRARIES = ("libespeak-ng.so.1", "/usr/local/lib/libespeak-ng.so.1", "libespeak.so.1")
@@ -33,10 +33,11 @@ class SystemEngine:
     """Speech through pyttsx3. Made lazily: creating one starts no audio."""
 
     name = "system"
+    parallel_synthesis = False  # about 10 ms a line; and espeak cannot run in a forked worker
 
     def __init__(self, voice: str | None = None, rate_wpm: int = DEFAULT_RATE_WPM) -> None:
         if not 60 <= rate_wpm <= 400:
-            raise SpeechError(f"--rate {rate_wpm} is out of range; use 60 to 400 words per minute")
+            raise RateOutOfRangeError(rate_wpm)
         self.rate_wpm = rate_wpm
         self._requested_voice = voice
         self._engine: Any = None
@@ -73,6 +74,9 @@ class SystemEngine:
             f'unknown voice "{wanted}"; use a voice id such as gmw/en-us, '
             "or a language such as en-us (espeak-ng --voices lists them)"
         )
+
+    def single_threaded(self) -> None:
+        """espeak-ng computes on the calling thread already."""
 
     @property
     def identity(self) -> str:

@@ -1,0 +1,273 @@
+"""Importing how-to articles, and writing and checking your own routines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import DATA
+from tests.helpers import ffprobe_duration_ms
+from voiceguide.cli import app
+from voiceguide.env import Environment
+from voiceguide.errors import ExitCode, RoutineError
+from voiceguide.routine.article import import_article
+from voiceguide.routine.cleanup import normalise, speakable
+from voiceguide.routine.format import to_toml
+from voiceguide.routine.library import builtin_names, load_article, load_builtin
+from voiceguide.routine.model import Variant
+from voiceguide.timeline.lint import lint
+from voiceguide.units import MAX_SESSION_MS
+
+ARTICLES = DATA / "articles"
+IMPORTABLE = sorted(
+    p for p in ARTICLES.iterdir() if p.suffix in (".txt", ".md") and p.stem != "no-steps"
+)
+UPDATE = os.environ.get("VOICEGUIDE_UPDATE_GOLDEN") == "1"
+
+
+def test_there_are_six_articles_of_different_shapes() -> None:
+    assert len(IMPORTABLE) + 1 >= 6
+    assert (ARTICLES / "no-steps.txt").exists()
+
+
+@pytest.mark.parametrize("article", IMPORTABLE, ids=[p.name for p in IMPORTABLE])
+def test_import_matches_golden(article: Path) -> None:
+    routine = import_article(article.read_text(), source=article.name, name=article.stem)
+    golden = article.with_suffix(".toml")
+    if UPDATE:
+        golden.write_text(to_toml(routine))
+    assert to_toml(routine) == golden.read_text()
+
+
+@pytest.mark.parametrize("article", IMPORTABLE, ids=[p.name for p in IMPORTABLE])
+def test_every_imported_routine_checks_clean_and_exports(
+    article: Path, tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    target = tmp_path / "imported.toml"
+    imported = runner.invoke(app, ["import", str(article), "-o", str(target)], obj=fake_env)
+    assert imported.exit_code == 0, imported.output
+    checked = runner.invoke(app, ["check", str(target)], obj=fake_env)
+    assert checked.exit_code == 0, checked.output
+    assert checked.stderr == ""  # no warnings either
+    wav = tmp_path / "imported.wav"
+    exported = runner.invoke(app, ["export", str(target), "--short", "-o", str(wav)], obj=fake_env)
+    assert exported.exit_code == 0, exported.output
+    shown = runner.invoke(app, ["show", str(target), "--short", "--json"], obj=fake_env)
+    total = json.loads(shown.stdout)["total_ms"]
+    assert abs(ffprobe_duration_ms(wav) - total) < 50
+
+
+def test_an_article_with_no_steps_is_a_clear_error(
+    runner: CliRunner, fake_env: Environment
+) -> None:
+    result = runner.invoke(app, ["import", str(ARTICLES / "no-steps.txt")], obj=fake_env)
+    assert result.exit_code == ExitCode.ROUTINE
+    assert result.stderr == (
+        f"error: {ARTICLES / 'no-steps.txt'}:1: no steps found; mark them as 'Step 1: ...' "
+        "lines, Markdown headings or a numbered list\n"
+    )
+
+
+def test_the_pasted_web_page_is_cleaned(tmp_path: Path) -> None:
+    article = ARTICLES / "pasted-web-page.txt"
+    routine = import_article(article.read_text(), source="x", name="feet")
+    assert routine.title == "How to Massage Your Own Feet After a Long Day"
+    assert routine.category == "massage"
+    assert "varicose veins" in routine.safety  # the warnings section is spoken first
+    spoken = " ".join([routine.intro, *(s.text for s in routine.steps)])
+    for noise in ("Share", "Advertisement", "Benefits", "Frequently", "Related", "›", "+", "−"):
+        assert noise not in spoken, noise
+    assert [s.title for s in routine.steps] == [
+        "Warm up",
+        "Thumb strokes",
+        "Knead the arch",
+        "Toe stretch",
+        "Switch feet",
+    ]
+    assert "1 minute" in routine.steps[2].text  # "1 min" expanded, and singular
+
+
+def test_a_massage_article_without_safety_notes_gets_them() -> None:
+    text = "Hand massage\n\n1. Rub lotion into your palms.\n2. Knead the base of each thumb.\n"
+    routine = import_article(text, source="x", name="hands")
+    assert routine.category == "massage"
+    assert "stop if anything hurts" in routine.safety
+
+
+def test_short_version_keeps_the_first_sentences_and_leaves_out_optional_steps() -> None:
+    routine = import_article((ARTICLES / "numbered-list.txt").read_text(), source="x", name="calf")
+    assert len(routine.variants[Variant.FULL]) == 5
+    assert len(routine.variants[Variant.SHORT]) == 4  # "Optional: ..." is left out
+    for step in routine.steps:
+        assert step.short_ms <= step.full_ms
+        if step.short_text:
+            assert step.text.startswith(step.short_text)
+
+
+@pytest.mark.parametrize(
+    ("raw", "spoken"),
+    [
+        (
+            "Step 3: Hold for 30 secs, e.g. longer if you like",
+            "Hold for 30 seconds, for example, longer if you like.",
+        ),
+        ("**Knead** the [arch](https://example.com) gently", "Knead the arch gently."),
+        ("Repeat 10x & breathe", "Repeat 10 times and breathe."),
+        ("Hold 20-30 s", "Hold 20 to 30 seconds."),
+        ("Rest approx. 1 min", "Rest about 1 minute."),
+        ("relax <b>now</b>[1]", "Relax now."),
+    ],
+)
+def test_text_is_made_speakable(raw: str, spoken: str) -> None:
+    assert speakable(raw) == spoken
+
+
+def test_typographic_characters_become_plain() -> None:
+    assert normalise("“Quote” – it’s\u00a0fine…\u200b") == '"Quote" - it\'s fine...'
+
+
+def test_show_play_and_export_accept_an_article_directly(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    article = ARTICLES / "markdown.md"
+    shown = runner.invoke(app, ["show", str(article)], obj=fake_env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("Box breathing for calm (full)")
+
+
+def test_import_never_overwrites_without_force(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    target = tmp_path / "mine.toml"
+    target.write_text("my own work")
+    article = str(ARTICLES / "markdown.md")
+    refused = runner.invoke(app, ["import", article, "-o", str(target)], obj=fake_env)
+    assert refused.exit_code == ExitCode.USAGE
+    assert target.read_text() == "my own work"
+    forced = runner.invoke(app, ["import", article, "-o", str(target), "--force"], obj=fake_env)
+    assert forced.exit_code == 0
+    assert target.read_text().startswith("# Imported by voiceguide")
+
+
+def test_new_writes_a_template_that_checks_clean(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    made = runner.invoke(app, ["new", "evening-stretch"], obj=fake_env)
+    assert made.exit_code == 0, made.output
+    checked = runner.invoke(app, ["check", "evening-stretch.toml"], obj=fake_env)
+    assert checked.exit_code == 0 and checked.stderr == "", checked.output
+    again = runner.invoke(app, ["new", "evening-stretch"], obj=fake_env)
+    assert again.exit_code == ExitCode.USAGE
+
+
+def test_user_routines_are_listed_and_played_by_name(
+    runner: CliRunner, fake_env: Environment
+) -> None:
+    made = runner.invoke(app, ["new", "my-breath", "--user"], obj=fake_env)
+    assert made.exit_code == 0, made.output
+    assert (fake_env.routines_folder() / "my-breath.toml").exists()
+    listed = runner.invoke(app, ["list"], obj=fake_env)
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("my-breath "))
+    assert row.endswith("My breath (yours)")
+    shown = runner.invoke(app, ["show", "my-breath"], obj=fake_env)
+    assert shown.exit_code == 0, shown.output
+    (fake_env.routines_folder() / "broken.toml").write_text("title = 1\n")
+    listed = runner.invoke(app, ["list"], obj=fake_env)
+    assert listed.exit_code == 0
+    assert "has errors: voiceguide check" in listed.stdout
+
+
+def test_check_reports_errors_and_warnings(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    wordy = tmp_path / "wordy.toml"
+    long_sentence = " ".join(["slowly"] * 35) + "."
+    wordy.write_text(
+        'title = "Wordy"\n[variants]\nshort = ["a"]\nfull = ["a"]\n[[steps]]\nid = "a"\n'
+        f'title = "A"\ntext = "{long_sentence}"\nduration = "5s"\n'
+    )
+    broken = DATA / "broken" / "bad-duration.toml"
+    result = runner.invoke(app, ["check", str(wordy), str(broken)], obj=fake_env)
+    assert result.exit_code == ExitCode.ROUTINE
+    assert f"ok: {wordy}: 1 steps" in result.stdout
+    assert f'warning: {wordy}:5: step "a" has a sentence of 35 words' in result.stderr
+    assert "more than its duration of 5.0 s" in result.stderr
+    assert f"error: {broken}:12:" in result.stderr
+
+
+def test_built_in_routines_check_clean() -> None:
+    assert {"lower-back", "neck-shoulders", "wind-down"} <= set(builtin_names())
+    for name in builtin_names():
+        routine = load_builtin(name)
+        assert lint(routine) == [], name
+        if routine.category == "massage":
+            assert routine.safety
+
+
+# -- articles that fuzzing (tests/system/test_fuzz.py) found mishandled ------------------------------
+
+
+def write_article(folder: Path, text: str) -> Path:
+    path = folder / "found.md"
+    path.write_bytes(text.encode())
+    return path
+
+
+def test_a_step_line_alone_imports_with_its_title_as_text(tmp_path: Path) -> None:
+    # Was '"text" is empty' on line 15 of a one-line article (a line of the TOML it writes).
+    routine = load_article(write_article(tmp_path, "Step 0: "))
+    assert [(s.title, s.text, s.line) for s in routine.steps] == [("Step 1", "Step 1.", 1)]
+
+
+def test_imported_steps_point_at_their_lines_in_the_article(tmp_path: Path) -> None:
+    # Were the lines of the routine file import writes, which check's warnings then named.
+    path = write_article(
+        tmp_path, "# Loosen up\n\nStep 1: Reach\nReach up.\n\n1. Bend down slowly.\n"
+    )
+    routine = load_article(path)
+    assert [s.line for s in routine.steps] == [3, 6]
+    assert [s.duration_line for s in routine.steps] == [3, 6]
+
+
+def test_pause_markers_in_an_article_are_kept_as_written(tmp_path: Path) -> None:
+    # "[pause 3s]" became "[pause 3 seconds]", which import's own check then refused.
+    path = write_article(tmp_path, "# T\nStep 1: Rest\nLie down [pause 3s] and rest [PAUSE  1m]\n")
+    routine = load_article(path)
+    assert routine.steps[0].text == "Lie down [pause 3s] and rest. [pause 1m]"
+
+
+def test_a_wrong_pause_marker_in_an_article_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = write_article(
+        tmp_path, "# T\nStep 1: Rest\nLie down. [pause 0s]\nStep 2: Up\n[pause\n99h]\n"
+    )
+    with pytest.raises(RoutineError) as caught:
+        load_article(path)
+    assert [(p.line, p.message[:27]) for p in caught.value.problems] == [
+        (3, 'pause marker "[pause 0s]": '),
+        (5, 'pause marker "[pause\\n99h]"'),
+    ]
+
+
+def test_a_count_of_thousands_of_digits_imports(tmp_path: Path) -> None:
+    # int() refuses more than 4300 digits: this was a ValueError traceback.
+    routine = load_article(write_article(tmp_path, f"Step 1: Go\nRepeat {'9' * 5000} times.\n"))
+    assert routine.steps[0].full_ms <= MAX_SESSION_MS
+
+
+def test_carriage_returns_alone_end_article_lines(tmp_path: Path) -> None:
+    # Old Mac line ends were dropped, which ran "Step 2" into the line before it.
+    routine = load_article(write_article(tmp_path, "Title\rStep 1: Sit\rSit.\rStep 2: Stand\rUp."))
+    assert [(s.title, s.line) for s in routine.steps] == [("Sit", 2), ("Stand", 4)]
+
+
+def test_too_many_steps_in_an_article_points_at_the_first_one_too_many(tmp_path: Path) -> None:
+    text = "How to\n" + "".join(f"Step {i}: Move {i}\n" for i in range(1, 251))
+    with pytest.raises(RoutineError) as caught:
+        load_article(write_article(tmp_path, text))
+    assert [p.line for p in caught.value.problems] == [202]
+    assert "too many steps (250)" in str(caught.value)

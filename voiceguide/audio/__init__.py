@@ -1,0 +1,1 @@
+"""Audio: format, levels, clip analysis, the mix planner, music beds and the renderer."""

@@ -1,0 +1,200 @@
+"""The music bed: built-in ambiences or the user's own file, looped, faded and ducked."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from voiceguide.audio.assets import asset_path
+from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
+from voiceguide.errors import AudioError
+from voiceguide.timeline.model import Kind, Timeline
+
+BUILTIN: dict[str, str] = {
+    "surf": "soft surf: filtered noise rising and falling in slow waves, four to a loop",
+    "drone": "a warm pad: a quiet A major chord whose detuned voices slowly beat and breathe",
+    "bowls": "singing bowls struck softly every seven and a half seconds, ringing into each other",
+}
+NONE = "none"
+DEFAULT_VOLUME_DB = -12.0  # the bed in holds, relative to the voice
+DUCK_DB = 14.0  # how far the bed drops under speech
+DUCK_DOWN_MS = 150
+DUCK_UP_MS = 600
+DUCK_BRIDGE_MS = 1500  # stay down through gaps shorter than this
+BED_FADE_IN_MS = 3000
+BED_FADE_OUT_MS = 8000  # the bed fades out over the session's last 8 s
+LOOP_CROSSFADE_MS = 2000  # for the user's own files, which were not made to loop
+MAX_MUSIC_S = 300  # longer files are looped from their first five minutes
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def builtin_names() -> list[str]:
+    """Return the names of the built-in ambiences."""
+    return list(BUILTIN)
+
+
+def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
+    """Return the music file a spec names: none, a built-in name, or a path.
+
+    A relative path is taken from `base` (the routine file's folder) when given;
+    `origin` ("FILE:LINE") says where the spec was written, for the error.
+    The spec is only ever a file name: nothing in it is expanded but a leading ~.
+    """
+    name = spec.strip()
+    if name.lower() == NONE or not name:
+        return None
+    if name in BUILTIN:
+        return asset_path(f"ambience/{name}.ogg")
+    path = Path(name).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    if not path.is_file():
+        names = ", ".join([*BUILTIN, NONE])
+        where = f"{origin}: " if origin else ""
+        looked = f" ({path})" if path != Path(name) else ""
+        raise AudioError(
+            f"{where}music {spec!r}: no such file{looked}, and not a built-in ({names})"
+        )
+    return path
+
+
+def decode(path: Path) -> FloatArray:
+    """Decode up to MAX_MUSIC_S of any file ffmpeg reads, as float stereo at the session rate."""
+    ffmpeg = find_ffmpeg()
+    result = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-t",
+            str(MAX_MUSIC_S),
+            "-vn",
+            "-f",
+            "f32le",
+            "-ac",
+            "2",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        why = detail[-1] if detail else f"ffmpeg exit status {result.returncode}"
+        raise AudioError(f"{path}: cannot read this music file ({why})")
+    samples = np.frombuffer(result.stdout, dtype="<f4").reshape(-1, 2)
+    if len(samples) < SAMPLE_RATE:
+        raise AudioError(f"{path}: the music is shorter than a second; use a longer file")
+    return samples.astype(np.float32)
+
+
+def make_loop(samples: FloatArray, crossfade_frames: int) -> FloatArray:
+    """Return a loop that repeats without a seam: the tail is crossfaded into the head.
+
+    Equal-power fades, since the two ends of a recording are not correlated.
+    """
+    if crossfade_frames <= 0:
+        return samples
+    crossfade_frames = min(crossfade_frames, len(samples) // 3)
+    period = len(samples) - crossfade_frames
+    loop = samples[:period].copy()
+    ramp = (np.arange(crossfade_frames) + 0.5) / crossfade_frames
+    fade_in = np.sin(ramp * math.pi / 2)[:, None]
+    fade_out = np.cos(ramp * math.pi / 2)[:, None]
+    loop[:crossfade_frames] = (
+        samples[:crossfade_frames] * fade_in + samples[period:] * fade_out
+    ).astype(np.float32)
+    return loop
+
+
+def load_bed(path: Path) -> FloatArray:
+    """Return a seamless stereo loop from a music file (built-ins already loop exactly)."""
+    samples = decode(path)
+    builtin = path.parent.name == "ambience" and path.stem in BUILTIN
+    return make_loop(samples, 0 if builtin else ms_to_frames(LOOP_CROSSFADE_MS))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The bed's gain over the session: ducking under speech, fade in, fade out.
+
+    Stored as one piecewise-linear curve of linear gain (ramps in dB and the
+    raised-cosine fades are sampled finely enough), so a block's gains are a
+    single np.interp.
+    """
+
+    points: npt.NDArray[np.float64]  # frames, increasing
+    gains: npt.NDArray[np.float64]  # linear gain at those frames
+
+    def gain(self, frames: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return the linear gain at each frame."""
+        return np.asarray(np.interp(frames, self.points, self.gains), dtype=np.float64)
+
+
+_RAMP_POINTS = 8  # a dB ramp sampled at 8 points is within 0.2 dB of the curve
+_FADE_POINTS = 48
+
+
+def _fade_factor(frames: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.float64]:
+    fade_in = np.clip(frames / ms_to_frames(BED_FADE_IN_MS), 0.0, 1.0)
+    fade_out = np.clip((total - frames) / ms_to_frames(BED_FADE_OUT_MS), 0.0, 1.0)
+    return np.asarray(
+        (0.5 - 0.5 * np.cos(np.pi * fade_in)) * (0.5 - 0.5 * np.cos(np.pi * fade_out)),
+        dtype=np.float64,
+    )
+
+
+def plan_envelope(timeline: Timeline, duck_db_depth: float = DUCK_DB) -> Envelope:
+    """Plan the ducking from the timeline: down under every sound, up again in holds."""
+    spans: list[list[int]] = []
+    for segment in timeline.segments:
+        if segment.kind is Kind.SILENCE:
+            continue
+        start, end = segment.start_ms, segment.end_ms
+        if spans and start - spans[-1][1] < DUCK_BRIDGE_MS:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    duck_points: list[float] = [0.0]
+    duck_db: list[float] = [0.0]
+    for start, end in spans:
+        for a, b, da, db_ in (
+            (max(start - DUCK_DOWN_MS, 0), start, 0.0, -duck_db_depth),
+            (end, end + DUCK_UP_MS, -duck_db_depth, 0.0),
+        ):
+            fa, fb = ms_to_frames(a), ms_to_frames(b)
+            for k in range(_RAMP_POINTS + 1):
+                duck_points.append(fa + (fb - fa) * k / _RAMP_POINTS)
+                duck_db.append(da + (db_ - da) * k / _RAMP_POINTS)
+    total = ms_to_frames(timeline.total_ms)
+    fades = np.concatenate(
+        [
+            np.linspace(0, ms_to_frames(BED_FADE_IN_MS), _FADE_POINTS),
+            np.linspace(total - ms_to_frames(BED_FADE_OUT_MS), total, _FADE_POINTS),
+        ]
+    )
+    points = np.unique(np.concatenate([np.asarray(duck_points), fades, [float(total)]]))
+    points = points[(points >= 0) & (points <= total)]
+    # Later points win where two coincide (a span that starts at frame 0).
+    xp: list[float] = []
+    fp: list[float] = []
+    for x, y in zip(duck_points, duck_db, strict=True):
+        if xp and x <= xp[-1]:
+            fp[-1] = y
+        else:
+            xp.append(x)
+            fp.append(y)
+    duck = np.interp(points, np.asarray(xp), np.asarray(fp))
+    gains = np.power(10.0, duck / 20.0) * _fade_factor(points, total)
+    return Envelope(points, gains)

@@ -1,0 +1,23 @@
+"""The command line: one module per command group, all registered here on one Typer app."""
+
+from voiceguide.cli import export, play, routines, settings
+from voiceguide.cli.core import app
+
+# In the order `voiceguide --help` lists them.
+app.command("list")(routines.list_routines)
+app.command()(routines.show)
+app.command()(export.export)
+app.command()(settings.voices)
+app.command("music")(settings.music_list)
+app.command()(settings.config)
+app.command("import")(routines.import_article)
+app.command()(routines.new)
+app.command()(routines.check)
+app.command()(play.play)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the CLI (the `voiceguide` console script)."""
+    app(prog_name="voiceguide")

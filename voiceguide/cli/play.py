@@ -1,0 +1,214 @@
+"""The play command: a session hands-free, with a status line and the keys to steer it."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from voiceguide.cli.core import guarded, run_of, stderr, warn
+from voiceguide.cli.options import (
+    Engine,
+    Minutes,
+    Music,
+    MusicVolume,
+    Rate,
+    RoutineArg,
+    Short,
+    Voice,
+    open_session,
+    variant_of,
+)
+from voiceguide.config import Overrides
+from voiceguide.errors import UsageError
+from voiceguide.routine.model import Variant
+from voiceguide.units import format_clock, parse_duration
+
+if TYPE_CHECKING:
+    from voiceguide.routine.model import Routine
+    from voiceguide.sinks.player import Status
+
+
+def _routine_key(routine: Routine) -> str:
+    if routine.source.startswith("<built-in"):
+        return routine.name
+    return str(Path(routine.source).resolve())
+
+
+def _status_line(status: Status) -> str:
+    """Return the one-line status, like 'step 3/8 · Kneading · 1:20 left in step · 9:45 left'."""
+    if status.step is not None:
+        where = f"step {status.step.index}/{status.step_count} · {status.step.title}"
+        section = "step"
+    else:
+        where = section = "introduction" if status.section == 0 else "closing"
+    parts = [
+        where,
+        f"{format_clock(status.left_in_section_ms)} left in {section}",
+        f"{format_clock(status.left_ms)} left",
+    ]
+    if status.paused:
+        parts.insert(0, "paused (space resumes)")
+    return " · ".join(parts)
+
+
+class _StatusPrinter:
+    """Keeps one status line on stderr up to date, in place."""
+
+    def __init__(self) -> None:
+        import shutil
+
+        self.width = max(shutil.get_terminal_size().columns - 1, 20)
+        self.shown = False
+
+    def __call__(self, status: Status) -> None:
+        line = _status_line(status)[: self.width]
+        sys.stderr.write(f"\r\x1b[2K{line}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def _parse_lead_in(text: str | None) -> int:
+    if not text:
+        return 0
+    try:
+        return parse_duration(f"{text}s" if text.strip().isdigit() else text)
+    except ValueError as err:
+        raise UsageError(f"--lead-in {err}") from None
+
+
+@guarded
+def play(
+    ctx: typer.Context,
+    routine: RoutineArg,
+    short: Short = False,
+    minutes: Minutes = None,
+    lead_in: Annotated[
+        str | None,
+        typer.Option("--lead-in", help="Time to lie down before it begins, e.g. 10s."),
+    ] = None,
+    skip_intro: Annotated[
+        bool,
+        typer.Option("--skip-intro", help="Leave out the introduction (not the safety notes)."),
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the step where you last quit.")
+    ] = False,
+    engine: Engine = None,
+    voice: Voice = None,
+    rate: Rate = None,
+    music: Music = None,
+    music_volume: MusicVolume = None,
+    backend: Annotated[
+        str,
+        typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
+    ] = "alsa",
+    device: Annotated[
+        str, typer.Option("--device", help="ALSA device name for --backend alsa.")
+    ] = "default",
+) -> None:
+    """Play a session hands-free: space pauses, n/→ next step, b/← back, q quits."""
+    from voiceguide import pipeline
+    from voiceguide.sinks.player import Interrupted, Player
+
+    run = run_of(ctx)
+    env = run.env
+    loaded = env.library().find(routine)
+    variant = variant_of(short)
+    store = env.resume_store()
+    key = store.key(_routine_key(loaded), variant.value)
+    start_step = 1
+    count = len(loaded.steps_of(variant))
+    if resume:
+        saved = store.get(key)
+        if saved is None or not 1 <= saved <= count:
+            stderr(f"no saved position for {loaded.name} ({variant}); starting from the beginning")
+        else:
+            start_step = saved
+    lead_in_ms = _parse_lead_in(lead_in)
+    overrides = Overrides(engine, voice, rate, music, music_volume)
+    options = pipeline.SessionOptions(
+        variant=variant,
+        minutes=minutes,
+        lead_in_ms=lead_in_ms,
+        skip_intro=skip_intro,
+        start_step=start_step,
+        stream=True,  # starts after the first line; the rest is synthesized as it plays
+    )
+    output = env.open_output(backend, device)  # no sound device: say so before any work
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(output.close)
+        session = open_session(run, loaded, overrides, options, bed="if-possible")
+        cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
+        was_ready = session.ready
+        tones = pipeline.load_tones()
+        printer = _StatusPrinter() if sys.stderr.isatty() else None
+        controls = None
+        if sys.stdin.isatty():
+            from voiceguide.sinks.keys import TerminalControls
+
+            controls = TerminalControls(sys.stdin)
+        player = Player(
+            lambda: session.timeline,
+            session.blocks,
+            output,
+            controls=controls,
+            on_status=printer,
+            tones=tones,
+            preview=session.preview,
+        )
+
+        def remember(section: int) -> int | None:
+            # Sections count the steps played; map back to the routine's step numbers.
+            # (Steps are in the same order in the preview as in the final timeline.)
+            steps = session.preview().steps
+            if 1 <= section <= len(steps):
+                step = steps[section - 1].index
+            elif section == 0:
+                step = start_step
+            else:
+                step = None  # in the closing: nothing left to resume
+            store.set(key, step)
+            return step
+
+        if controls is not None and printer is not None:
+            stderr("space: pause/resume · n/→: next step · b/←: back · q: quit")
+        try:
+            with controls if controls is not None else _nothing():
+                outcome = player.play()
+        except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
+            remember(stop.outcome.section)
+            if printer is not None:
+                printer.clear()
+            raise
+    if printer is not None:
+        printer.clear()
+    if not was_ready and outcome.finished:
+        warn(session.timeline.warnings)
+    if outcome.finished:
+        timeline = session.timeline
+        store.set(key, None)
+        typer.echo(
+            f"finished {timeline.title} ({timeline.variant}, {format_clock(timeline.total_ms)})"
+        )
+        return
+    step = remember(outcome.section)
+    where = f"step {step} of {count}" if step is not None else "the closing"
+    flag = " --short" if variant is Variant.SHORT else ""
+    typer.echo(
+        f"stopped at {where}; `voiceguide play {routine}{flag} --resume` continues from there"
+    )
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -1,0 +1,351 @@
+"""Assemble a session: routine + speech + options -> Timeline, mix plan and audio.
+
+This is the one place where the stages meet: the CLI (and any other front
+end) asks it for sessions and for what the stages know (lengths, voices,
+beds), and hands the session's timeline and blocks to a sink.
+
+A session whose lines are all cached is compiled and planned exactly before
+the first block. When lines are missing and the engine is slow (the neural
+voice), `SessionOptions(stream=True)` starts synthesizing them in timeline
+order in the background and the session plays or encodes as far as its
+lines are known: the start of the session sounds after its first line, not
+after its last.
+
+What is settled while lines are still missing:
+- the intro is laid out line after line, so everything before its first
+  missing line is final;
+- a step's cues are placed relative to the step's length, which may stretch
+  with any of its lines, so a step is final only when all of its lines are;
+- holds fitted with --minutes depend on every line, so only the intro is
+  final until all lines are known;
+- the music bed fades out over the last 8 s, so nothing that close to the
+  (still unknown) end is rendered early.
+The session gain is chosen once, when the first block is wanted, from the
+lines measured by then and stand-ins for the rest (see MixPlanner.stand_in),
+and then kept, so levels never jump mid-session.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceguide.audio import music
+from voiceguide.audio.analysis import AnalysisCache, prepare
+from voiceguide.audio.assets import asset_path
+from voiceguide.audio.format import Block, find_ffmpeg, ms_to_frames, read_wav_mono
+from voiceguide.audio.mix import TARGET_LUFS, Mix, MixPlanner
+from voiceguide.audio.music import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, load_bed
+from voiceguide.audio.render import BLOCK_MS, render, to_pcm, total_frames
+from voiceguide.config import Settings
+from voiceguide.errors import DoesNotFitError
+from voiceguide.routine.model import Routine, Variant
+from voiceguide.sinks.player import Tones
+from voiceguide.speech.clip import Clip
+from voiceguide.speech.engines import ListedVoice, list_voices
+from voiceguide.speech.library import SpeechLibrary
+from voiceguide.spoken import DEFAULT_RATE_WPM, estimate_ms
+from voiceguide.timeline.compile import compile_timeline
+from voiceguide.timeline.model import Kind, Measure, Timeline
+from voiceguide.timeline.script import spoken_texts
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Everything that shapes a session besides the routine and the voice."""
+
+    variant: Variant = Variant.FULL
+    minutes: float | None = None  # fit the holds to this many minutes
+    lead_in_ms: int = 0  # a spoken invitation and quiet before the session
+    skip_intro: bool = False  # leave out the intro (never the safety notes)
+    start_step: int = 1  # start here, as when resuming
+    music: Path | None = None  # the bed's file
+    music_volume_db: float = DEFAULT_VOLUME_DB
+    target_lufs: float = TARGET_LUFS
+    stream: bool = False  # a slow voice's missing lines are synthesized while it plays
+
+
+def load_asset(name: str) -> Clip:
+    """Return a generated sound from assets/."""
+    samples, rate = read_wav_mono(asset_path(name))
+    return Clip(samples, rate)
+
+
+def load_chime() -> Clip:
+    """Return the chime that opens each step."""
+    return load_asset("chime.wav")
+
+
+def load_tones() -> Tones:
+    """Return the soft sounds that confirm pause and resume, ready to play."""
+    return Tones(
+        to_pcm(prepare(load_asset("pause.wav"))), to_pcm(prepare(load_asset("resume.wav")))
+    )
+
+
+def music_for(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
+    """Return the music file and volume: command line, then routine, then config file."""
+    volume = float(settings.music_volume.value)
+    if settings.music.source == "command line":
+        return music.resolve(str(settings.music.value)), volume
+    if routine.music is not None:
+        line = f":{routine.music_line}" if routine.music_line is not None else ""
+        origin = f"{routine.source}{line}"
+        return music.resolve(routine.music, routine.folder, origin=origin), volume
+    if settings.music.value is not None:
+        return music.resolve(str(settings.music.value)), volume
+    return None, volume
+
+
+def can_decode_music() -> bool:
+    """Return True when ffmpeg, which decodes music beds, is installed."""
+    return shutil.which("ffmpeg") is not None
+
+
+def require_encoder() -> None:
+    """Raise AudioError, naming the package, unless ffmpeg (the encoder) is installed."""
+    find_ffmpeg()
+
+
+def ambiences() -> dict[str, str]:
+    """Return the built-in music beds, by name, with a line about each."""
+    return dict(music.BUILTIN)
+
+
+def voices(voice_dir: Path) -> list[ListedVoice]:
+    """Return every engine's voices (extra Piper voices from voice_dir)."""
+    return list_voices(voice_dir)
+
+
+def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tuple[int, bool]]:
+    """Return each version's length (short, full) and whether it is estimated.
+
+    Lengths come from the cached clips; lines not synthesized yet are
+    estimated from their word count. Nothing is synthesized.
+    """
+    chime_ms = load_chime().duration_ms
+    found = []
+    for variant in (Variant.SHORT, Variant.FULL):
+        estimated = False
+
+        def measure(text: str) -> int:
+            nonlocal estimated
+            known = speech.cached_duration_ms(text)
+            if known is not None:
+                return known
+            estimated = True
+            return estimate_ms(text, rate_wpm)
+
+        timeline = compile_timeline(routine, variant, measure, chime_ms=chime_ms)
+        found.append((timeline.total_ms, estimated))
+    return found
+
+
+def settled_ms(timeline: Timeline, known: Callable[[str], bool], *, scaled: bool) -> int:
+    """Return how far into timeline nothing can change when the unknown lines arrive.
+
+    timeline was compiled with estimates for the lines `known` says are not
+    ready; scaled says its holds were fitted to a length (--minutes).
+    """
+    missing = next(
+        (s for s in timeline.segments if s.kind in (Kind.SPEECH, Kind.CUE) and not known(s.text)),
+        None,
+    )
+    if missing is None:
+        return timeline.total_ms
+
+    def section_start(section: int) -> int:
+        return next((s.start_ms for s in timeline.segments if s.step >= section), timeline.total_ms)
+
+    limit = missing.start_ms if missing.step == 0 else section_start(missing.step)
+    if scaled:
+        limit = min(limit, section_start(1))
+    last = max((s.step for s in timeline.segments), default=0)
+    return max(min(limit, section_start(last) - BED_FADE_OUT_MS), 0)
+
+
+class Session:
+    """A compiled timeline, its mix plan, and its audio, block by block.
+
+    `timeline` is final (it waits for lines still being synthesized);
+    `preview()` is the timeline as far as it is known now, with the length of
+    lines not synthesized yet estimated from their words.
+    """
+
+    def __init__(
+        self,
+        compile_with: Callable[[Measure], Timeline],
+        speech: SpeechLibrary,
+        planner: Callable[[], MixPlanner],
+        *,
+        scaled: bool = False,
+        rate_wpm: int = DEFAULT_RATE_WPM,
+    ) -> None:
+        """compile_with(measure) compiles the session's timeline with those line lengths;
+        planner() makes its mix planner; scaled says the holds are fitted to --minutes."""
+        self._compile_with = compile_with
+        self.speech = speech
+        self._make_planner = planner
+        self._scaled = scaled
+        self._rate_wpm = rate_wpm
+        self._final: Timeline | None = None
+        self._preview: tuple[int, Timeline, frozenset[str]] | None = None
+        self._session_db: float | None = None
+        if not speech.busy():
+            self._final = compile_with(speech.duration_ms)
+
+    @property
+    def ready(self) -> bool:
+        """True once every line is synthesized (the timeline is final)."""
+        return self._final is not None or not self.speech.busy()
+
+    @property
+    def timeline(self) -> Timeline:
+        """The final timeline; waits for any lines still being synthesized."""
+        if self._final is None:
+            while self.speech.busy():
+                self.speech.wait_for_more(self.speech.known_count())
+            self._final = self._compile_with(self.speech.duration_ms)
+        return self._final
+
+    def preview(self) -> Timeline:
+        """The timeline as known now: final where lines are ready, estimated elsewhere."""
+        return self.timeline if self.ready else self._snapshot()[1]
+
+    def _snapshot(self) -> tuple[int, Timeline, frozenset[str]]:
+        """Return the preview with how many lines were ready and which were used as known.
+
+        Lines keep arriving while it is compiled, so it records the ones it
+        measured: only they count as known in it.
+        """
+        count = self.speech.known_count()
+        if self._preview is None or self._preview[0] != count:
+            used: set[str] = set()
+
+            def measure(text: str, unknown_ms: Callable[[str], int]) -> int:
+                known = self.speech.known_duration_ms(text)
+                if known is None:
+                    return unknown_ms(text)
+                used.add(text)
+                return known
+
+            try:
+                timeline = self._compile_with(
+                    lambda text: measure(text, lambda t: estimate_ms(t, self._rate_wpm))
+                )
+            except DoesNotFitError:
+                # The estimates do not fit --minutes; the lines may. Laying the
+                # unknown lines out as silent is as good for what is settled.
+                used.clear()
+                timeline = self._compile_with(lambda text: measure(text, lambda _: 0))
+            self._preview = (count, timeline, frozenset(used))
+        return self._preview
+
+    @functools.cached_property
+    def _planner(self) -> MixPlanner:
+        return self._make_planner()
+
+    def _plan(self, timeline: Timeline) -> Mix:
+        planner = self._planner
+        # The lines ready now (not those that arrive while these are measured).
+        planner.analyse([t for t in timeline.spoken_texts() if self.speech.known(t)])
+        mix = planner.plan(timeline, self._session_db)
+        self._session_db = mix.session_db  # chosen once, then kept
+        return mix
+
+    @functools.cached_property
+    def mix(self) -> Mix:
+        """The levels of every clip and of the bed (final: waits for every line)."""
+        return self._plan(self.timeline)
+
+    def blocks(self, start_frame: int = 0) -> Iterator[Block]:
+        """Yield the session from start_frame on, block by block.
+
+        While lines are still being synthesized, this renders what is settled
+        and waits for the next line when it runs out.
+        """
+        frame = max(start_frame, 0)
+        if not self.ready:
+            self._planner  # noqa: B018 - measure the chime and bed while the first line is made
+        while not self.ready:
+            count, timeline, known = self._snapshot()
+            total = total_frames(timeline)
+            settled = ms_to_frames(settled_ms(timeline, known.__contains__, scaled=self._scaled))
+            if frame >= total or settled < min(frame + ms_to_frames(BLOCK_MS), total):
+                self.speech.wait_for_more(count)
+                continue
+            for block in render(
+                timeline, self._plan(timeline), start_frame=frame, end_frame=settled
+            ):
+                yield block
+                frame += len(block)
+        yield from render(self.timeline, self.mix, start_frame=frame)
+
+    def expected_frames(self) -> int:
+        """Return how many frames the session has, as far as it is known now."""
+        return total_frames(self.preview())
+
+    def close(self) -> None:
+        """Stop synthesizing lines no one will hear (quitting early)."""
+        self.speech.stop()
+
+
+def build_session(
+    routine: Routine,
+    speech: SpeechLibrary,
+    options: SessionOptions,
+    *,
+    chime: Clip | None = None,
+) -> Session:
+    """Synthesize (or fetch from cache) every line, compile the timeline, plan the mix.
+
+    With options.stream and an engine that declares `parallel_synthesis`,
+    missing lines are synthesized in the background instead, in the order
+    they are spoken, and the session is ready to play at once.
+    """
+    chime = chime if chime is not None else load_chime()
+    opts = options
+
+    def compile_with(measure: Measure) -> Timeline:
+        return compile_timeline(
+            routine,
+            opts.variant,
+            measure,
+            chime_ms=chime.duration_ms,
+            minutes=opts.minutes,
+            lead_in_ms=opts.lead_in_ms,
+            skip_intro=opts.skip_intro,
+            start_step=opts.start_step,
+        )
+
+    texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
+    missing = speech.missing(texts) if opts.stream else []
+    if missing and speech.engine.parallel_synthesis:
+        # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
+        compile_with(lambda text: speech.known_duration_ms(text) or 0)
+        speech.synthesize_in_background(missing)  # first, so the first line comes soonest
+        try:
+            bed = load_bed(opts.music) if opts.music is not None else None
+        except BaseException:
+            speech.stop()
+            raise
+    else:  # a bad music file fails before any work
+        bed = load_bed(opts.music) if opts.music is not None else None
+        speech.prepare(texts)
+
+    def planner() -> MixPlanner:
+        return MixPlanner.create(
+            speech.clip,
+            chime,
+            bed_loop=bed,
+            music_volume_db=opts.music_volume_db,
+            cache_key=speech.cache_key,
+            analyses=AnalysisCache(speech.cache.folder if speech.cache is not None else None),
+            target_lufs=opts.target_lufs,
+        )
+
+    scaled = opts.minutes is not None
+    return Session(compile_with, speech, planner, scaled=scaled, rate_wpm=speech.engine.rate_wpm)

@@ -1,0 +1,1 @@
+"""Routines: the model, the file format, article import and the routine library."""

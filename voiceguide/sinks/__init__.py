@@ -1,0 +1,1 @@
+"""Sinks: where a session goes. The player, the exporter, and what they need."""

@@ -1,0 +1,259 @@
+"""The player: streams a rendered session to a sound output, with hands-free controls.
+
+The player knows nothing about terminals or devices: it reads commands from
+a Controls object, writes frames to an AudioOutput, tells the time with an
+injected clock and reports progress through a callback. Tests drive it with
+fakes; the CLI wires the terminal and a real sound output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+from voiceguide.audio.format import Block, frames_to_ms, ms_to_frames
+from voiceguide.sinks.outputs import AudioOutput
+from voiceguide.timeline.model import StepSpan, Timeline
+
+CHUNK_FRAMES = 1024  # about 23 ms: how often the player looks for a key press
+BACK_TWICE_S = 2.0  # a second "back" within this time goes to the previous step
+STATUS_INTERVAL_S = 0.25
+
+
+class Command(Enum):
+    """What the listener can ask for."""
+
+    PAUSE = "pause"  # toggles pause and resume
+    NEXT = "next"
+    BACK = "back"
+    QUIT = "quit"
+
+
+class Controls(Protocol):
+    """A source of commands."""
+
+    def poll(self, timeout_s: float) -> Command | None:
+        """Return the next command, waiting up to timeout_s for one (0: don't wait)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where playback is, for the status line."""
+
+    position_ms: int
+    total_ms: int
+    section: int  # 0 intro, 1..N steps, N+1 closing
+    step: StepSpan | None
+    step_count: int
+    section_end_ms: int
+    paused: bool = False
+
+    @property
+    def left_ms(self) -> int:
+        return max(self.total_ms - self.position_ms, 0)
+
+    @property
+    def left_in_section_ms(self) -> int:
+        return max(self.section_end_ms - self.position_ms, 0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How playback ended."""
+
+    finished: bool  # played to the end (False: the listener quit)
+    position_ms: int  # the last position heard
+    section: int  # the section (0 intro, 1..N steps, N+1 closing) it stopped in
+
+
+@dataclass(frozen=True)
+class Tones:
+    """The soft sounds that confirm pause and resume."""
+
+    pause: Block
+    resume: Block
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM, its cause) during playback; carries where playback stopped."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+def _chunks(blocks: Iterator[Block], size: int) -> Iterator[Block]:
+    for block in blocks:
+        for start in range(0, len(block), size):
+            yield block[start : start + size]
+
+
+class Player:
+    """Plays one compiled session."""
+
+    def __init__(
+        self,
+        timeline: Timeline | Callable[[], Timeline],
+        blocks_from: Callable[[int], Iterator[Block]],
+        output: AudioOutput,
+        *,
+        controls: Controls | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_status: Callable[[Status], None] | None = None,
+        tones: Tones | None = None,
+        chunk_frames: int = CHUNK_FRAMES,
+        preview: Callable[[], Timeline] | None = None,
+    ) -> None:
+        """timeline may be a function that waits for the final timeline (a session
+        still being synthesized); preview then gives the timeline as known now,
+        for the status line. Skipping to a step uses the final timeline.
+        """
+        self._timeline = timeline
+        self._preview = preview
+        self.blocks_from = blocks_from
+        self.output = output
+        self.controls = controls
+        self.clock = clock
+        self.on_status = on_status
+        self.tones = tones
+        self.chunk_frames = chunk_frames
+        self._cursor = 0  # next frame to write
+        self._last_back: tuple[float, int] | None = None
+        self._last_status = -1.0
+
+    @property
+    def timeline(self) -> Timeline:
+        """The final timeline (it may wait for lines still being synthesized)."""
+        if callable(self._timeline):
+            self._timeline = self._timeline()
+        return self._timeline
+
+    def shown(self) -> Timeline:
+        """The timeline as known now: final if it is, else the preview."""
+        if callable(self._timeline) and self._preview is not None:
+            return self._preview()
+        return self.timeline
+
+    @staticmethod
+    def boundaries(timeline: Timeline) -> list[int]:
+        """Section starts in frames: intro, each step, the closing."""
+        outro_ms = timeline.steps[-1].end_ms if timeline.steps else timeline.total_ms
+        starts_ms = [0, *(s.start_ms for s in timeline.steps), outro_ms]
+        return [ms_to_frames(ms) for ms in starts_ms]
+
+    def section_at(self, frame: int, timeline: Timeline | None = None) -> int:
+        """Return the section (0 intro, 1..N steps, N+1 closing) a frame lies in."""
+        section = 0
+        for index, start in enumerate(self.boundaries(timeline or self.shown())):
+            if frame >= start:
+                section = index
+        return section
+
+    def heard_frame(self) -> int:
+        """Return the frame the listener is hearing now."""
+        return max(self._cursor - self.output.queued_frames(), 0)
+
+    def status(self, *, paused: bool = False) -> Status:
+        """Return where playback is now."""
+        timeline = self.shown()
+        frame = min(self.heard_frame(), ms_to_frames(timeline.total_ms))
+        section = self.section_at(frame, timeline)
+        steps = timeline.steps
+        step = steps[section - 1] if 1 <= section <= len(steps) else None
+        boundaries = self.boundaries(timeline)
+        if section + 1 < len(boundaries):
+            end = frames_to_ms(boundaries[section + 1])
+        else:
+            end = timeline.total_ms
+        return Status(
+            position_ms=round(frames_to_ms(frame)),
+            total_ms=timeline.total_ms,
+            section=section,
+            step=step,
+            step_count=timeline.step_count,
+            section_end_ms=round(end),
+            paused=paused,
+        )
+
+    def _report(self, *, paused: bool = False, force: bool = False) -> None:
+        now = self.clock()
+        if self.on_status is not None and (force or now - self._last_status >= STATUS_INTERVAL_S):
+            self._last_status = now
+            self.on_status(self.status(paused=paused))
+
+    def _stop_here(self) -> int:
+        """Silence the output and return the frame the listener last heard."""
+        heard = self.heard_frame()
+        self.output.discard()
+        self._cursor = heard
+        return heard
+
+    def _target_of(self, command: Command, heard: int) -> int:
+        boundaries = self.boundaries(self.timeline)
+        section = self.section_at(heard, self.timeline)
+        if command is Command.NEXT:
+            if section + 1 < len(boundaries):
+                return boundaries[section + 1]
+            return ms_to_frames(self.timeline.total_ms)
+        # BACK: restart this section; twice in quick succession, the one before.
+        now = self.clock()
+        if self._last_back is not None and now - self._last_back[0] <= BACK_TWICE_S:
+            section = max(self._last_back[1] - 1, 0)
+        self._last_back = (now, section)
+        return boundaries[section]
+
+    def _pause(self) -> Command | None:
+        """Pause until resumed; return a command that ends the pause other than resume."""
+        self._stop_here()
+        if self.tones is not None:
+            self.output.write(self.tones.pause)
+            self.output.finish()
+        self._report(paused=True, force=True)
+        assert self.controls is not None
+        while True:
+            command = self.controls.poll(STATUS_INTERVAL_S)
+            if command is None:
+                continue
+            if command is Command.PAUSE:
+                if self.tones is not None:
+                    self.output.write(self.tones.resume)
+                return None
+            return command
+
+    def play(self, start_frame: int = 0) -> Outcome:
+        """Play from start_frame to the end, or until the listener quits."""
+        self._cursor = start_frame
+        source = _chunks(self.blocks_from(start_frame), self.chunk_frames)
+        try:
+            while True:
+                command = self.controls.poll(0) if self.controls is not None else None
+                if command is Command.PAUSE:
+                    command = self._pause()
+                    source = _chunks(self.blocks_from(self._cursor), self.chunk_frames)
+                if command is Command.QUIT:
+                    heard = self._stop_here()
+                    return Outcome(False, round(frames_to_ms(heard)), self.section_at(heard))
+                if command in (Command.NEXT, Command.BACK):
+                    assert command is not None
+                    heard = self._stop_here()
+                    self._cursor = self._target_of(command, heard)
+                    source = _chunks(self.blocks_from(self._cursor), self.chunk_frames)
+                chunk = next(source, None)
+                if chunk is None:
+                    break
+                self.output.write(chunk)
+                self._cursor += len(chunk)
+                self._report()
+            self.output.finish()
+            self._report(force=True)
+            end = ms_to_frames(self.timeline.total_ms)
+            return Outcome(True, round(frames_to_ms(end)), self.section_at(end, self.timeline))
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM (errors.Terminated)
+            heard = self._stop_here()
+            raise Interrupted(
+                Outcome(False, round(frames_to_ms(heard)), self.section_at(heard))
+            ) from err

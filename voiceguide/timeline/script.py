@@ -1,0 +1,141 @@
+"""The script: what a session says and the pauses between, before any timing.
+
+Splits texts into lines (sentences, with [pause 3s] markers), and words the
+announcements, the title line and the lead-in invitation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from voiceguide.routine.model import Routine, Variant
+from voiceguide.spoken import PAUSE_MARKER, parse_pause, sentences
+
+# Pacing, in milliseconds. Chosen by ear for a slow, calm session.
+LEAD_IN_MS = 800  # silence before the first word
+SENTENCE_GAP_MS = 400
+PARAGRAPH_GAP_MS = 900
+SECTION_GAP_MS = 1500  # between the intro and the first step
+AFTER_CHIME_MS = 200
+AFTER_ANNOUNCEMENT_MS = 700
+CUE_GAP_MS = 1000  # least silence before a cue
+MIN_HOLD_MS = 1000  # least silence at the end of a step
+TAIL_MS = 3000  # silence after the last word
+
+ESTIMATED_CHIME_MS = 1500  # the chime's length, for estimates made without the asset
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence to say, and the pause before it."""
+
+    text: str
+    gap_before_ms: int
+
+
+def split_lines(text: str) -> list[Line]:
+    """Split text into sentences, each with the pause that comes before it.
+
+    A "[pause 3s]" marker sets the pause before the next sentence; at the end of
+    the text it leaves that much silence after the last one (a line with no text).
+    """
+    lines: list[Line] = []
+    pending = 0  # ms of explicit pause waiting for the next sentence
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        new_paragraph = True
+        parts = PAUSE_MARKER.split(" ".join(paragraph.split()))
+        # parts alternate: text, marker duration, text, marker duration, ...
+        for index, part in enumerate(parts):
+            if index % 2:
+                pending += parse_pause(part)
+                continue
+            for sentence in sentences(part):
+                if not lines:
+                    natural = 0
+                elif new_paragraph:
+                    natural = PARAGRAPH_GAP_MS
+                else:
+                    natural = SENTENCE_GAP_MS
+                lines.append(Line(sentence, pending or natural))
+                pending = 0
+                new_paragraph = False
+    if pending:
+        lines.append(Line("", pending))
+    return lines
+
+
+def announcement(number: int, count: int, title: str) -> str:
+    """Return the line that opens a step, like 'Step 3 of 8. Kneading.'."""
+    title = title.strip()
+    if title and title[-1] not in ".!?":
+        title += "."
+    return f"Step {number} of {count}. {title}"
+
+
+def title_line(routine: Routine) -> str:
+    title = routine.title.strip()
+    return title if title.endswith((".", "!", "?")) else title + "."
+
+
+_NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> str:
+    """Spell out 0..99 in words (larger numbers stay digits)."""
+    if 0 <= n < 20:
+        return _NUMBERS[n]
+    if 20 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{_NUMBERS[ones]}" if ones else "")
+    return str(n)
+
+
+def lead_in_text(lead_in_ms: int) -> str:
+    """Return what is said at the start of a lead-in of that length."""
+    seconds = round(lead_in_ms / 1000)
+    if seconds >= 120 and seconds % 60 == 0:
+        when = f"{number_words(seconds // 60)} minutes"
+    else:
+        when = f"{number_words(seconds)} second{'s' if seconds != 1 else ''}"
+    return f"Get comfortable. We will begin in {when}."
+
+
+def spoken_texts(routine: Routine, variant: Variant, *, lead_in_ms: int = 0) -> list[str]:
+    """Return every text the session will speak, without timing it.
+
+    Lets the speech stage synthesize (and cache) everything up front.
+    """
+    steps = routine.steps_of(variant)
+    texts = [lead_in_text(lead_in_ms)] if lead_in_ms > 0 else []
+    texts.append(title_line(routine))
+    texts += [line.text for line in split_lines(routine.safety)]
+    texts += [line.text for line in split_lines(routine.intro)]
+    for number, step in enumerate(steps, start=1):
+        texts.append(announcement(number, len(steps), step.title))
+        texts += [line.text for line in split_lines(step.text_for(variant))]
+        texts += [cue.say for cue in step.cues]
+    texts += [line.text for line in split_lines(routine.outro)]
+    return [text for text in dict.fromkeys(texts) if text]
