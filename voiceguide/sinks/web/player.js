@@ -7,6 +7,8 @@
   const $ = (id) => document.getElementById(id);
   const audio = $("audio");
   const SEEK_S = 15;
+  const PAUSE_ICON = "M6 5h4v14H6zM14 5h4v14h-4z";
+  const PLAY_ICON = "M7 4v16l13-8z";
   const BACK_GRACE_S = 3; // Back within this of a step's start goes to the step before
   let session = null; // the server's answer for the session playing
   let current = -1; // index of the chapter playing
@@ -64,7 +66,7 @@
     $("step-left").textContent = clock(chapter.end_ms / 1000 - t);
     $("total-left").textContent = clock(session.total_ms / 1000 - t);
     const playing = !audio.paused;
-    $("toggle").textContent = playing ? "⏸" : "▶";
+    $("toggle-icon").setAttribute("d", playing ? PAUSE_ICON : PLAY_ICON);
     $("toggle").setAttribute("aria-label", playing ? "Pause" : "Play");
   }
 
@@ -154,7 +156,7 @@
     $("now").hidden = false;
     // A media fragment starts the download at the resume point at once.
     audio.src = session.resume_ms ? `${session.audio}#t=${session.resume_ms / 1000}` : session.audio;
-    audio.play().catch(() => { $("toggle").textContent = "▶"; });
+    audio.play().catch(show); // autoplay refused: the Play button says so
     show();
   }
 
@@ -172,6 +174,7 @@
   // the file carries its exact length and chapters (written at the end), so
   // it can be fetched by ranges, seeked and resumed like any podcast episode.
   async function start() {
+    window.voiceguide.startMs = performance.now();
     const url = `${base}/api/session?${query()}`;
     $("start").disabled = true;
     $("message").textContent = "";
