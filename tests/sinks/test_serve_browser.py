@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,3 +128,44 @@ def test_a_session_in_the_browser(served: Served, page: Page) -> None:
     page.screenshot(path=str(shot))
     png = shot.read_bytes()
     assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (390, 844)
+
+
+def test_first_render_shows_progress_then_plays_and_resumes(served: Served, page: Page) -> None:
+    page.goto(f"http://127.0.0.1:{served.port}/{served.token}/")
+    page.select_option("#routine", "tiny")
+    page.check("input[value=short]")
+    page.fill("#minutes", "3")  # a length no other test renders: not in the cache
+    page.click("#start")
+    page.wait_for_selector("#rendering:not([hidden])", timeout=10_000)
+    assert "Preparing this session" in page.inner_text("#message") or "Waiting" in page.inner_text(
+        "#message"
+    )
+    page.wait_for_function("window.voiceguide.firstSoundMs !== undefined", timeout=60_000)
+    assert page.is_hidden("#rendering")
+    # (It may start at a step remembered from the test before: resume points are per
+    # routine and version, as for `voiceguide play --resume`.) A tap on a step goes there.
+    page.click("#steps li:text-is('Breathe out')")
+    page.wait_for_function("navigator.mediaSession.metadata.title === 'Breathe out'")
+    start_s = page.evaluate("window.voiceguide.audio.currentTime")
+    page.click("#toggle")  # pausing reports the play; the server keeps the step
+    page.wait_for_function("window.voiceguide.audio.paused")
+
+    def resumed_step() -> object:
+        return served.session("routine=tiny&variant=short&minutes=3").get("resume_step")
+
+    deadline = time.monotonic() + 10
+    while resumed_step() != 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert resumed_step() == 2
+    page.reload()
+    page.select_option("#routine", "tiny")
+    page.check("input[value=short]")
+    page.fill("#minutes", "3")
+    page.click("#start")
+    page.wait_for_function("window.voiceguide.firstSoundMs !== undefined", timeout=10_000)
+    at = page.evaluate("window.voiceguide.audio.currentTime")
+    assert start_s - 0.05 <= at < start_s + 1.5
+    assert _title(page) == "Breathe out"
+    page.click("#toggle")
+    plays = json.loads((served.state / "practice.json").read_text())["plays"]
+    assert any(p["routine"] == "tiny" and p["variant"] == "short" for p in plays)
