@@ -13,6 +13,7 @@ import feedparser
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import decode, rms_dbfs
 from tests.sinks.conftest import (
     ROUTINES,
     Served,
@@ -305,3 +306,21 @@ def test_the_built_ins_are_served_by_default(tmp_path: Path) -> None:
             assert f'value="{routine}"' in page.decode()
     finally:
         stop_serve(server)
+
+
+def test_the_music_chosen_on_the_page_plays_in_the_holds(served: Served, tmp_path: Path) -> None:
+    def hold_level(query: str) -> float:
+        answer = served.session(query)
+        status, _, audio = served.request("GET", str(answer["audio"]))
+        assert status == 200
+        file = tmp_path / f"{answer['key']}.mp3"
+        file.write_bytes(audio)
+        samples = decode(file)
+        step = answer["chapters"][1]
+        end = step["end_ms"] * 44_100 // 1000
+        return rms_dbfs(samples[end - 2 * 44_100 : end])  # the last 2 s of the hold
+
+    quiet = hold_level("routine=tiny&variant=short")
+    bowls = hold_level("routine=tiny&variant=short&music=bowls")
+    assert quiet < -60
+    assert bowls > -45

@@ -232,7 +232,9 @@ def make_app(server: Server) -> Starlette:
             (entry, choice, server.renders.submit(entry, choice))
             for entry, choice in server.feed_choices()
         ]
-        await asyncio.wait([asyncio.wrap_future(job) for _, _, job in jobs], timeout=FEED_WAIT_S)
+        if jobs:
+            waits = [asyncio.wrap_future(job) for _, _, job in jobs]
+            await asyncio.wait(waits, timeout=FEED_WAIT_S)
         root = f"{base_url(request)}/{token}"
         episodes = []
         for entry, choice, job in jobs:
