@@ -17,7 +17,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from voiceguide.files import atomic_write
 from voiceguide.routine.model import Variant
@@ -32,7 +32,11 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 WEB = Path(__file__).parent / "web"
-STATIC = {"player.js": "text/javascript", "player.css": "text/css"}
+# The only files served by name: the name is looked up here, never joined to a path.
+STATIC = {
+    "player.js": (WEB / "player.js", "text/javascript"),
+    "player.css": (WEB / "player.css", "text/css"),
+}
 FEED_WAIT_S = 20.0  # a feed asked for while its sessions render waits this long for them
 MINUTES_RANGE = (1.0, 240.0)
 KEY = re.compile(r"[0-9a-f]{32}")
@@ -201,7 +205,7 @@ def make_app(server: Server) -> Starlette:
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
-    def rendered_or_404(request: Request) -> Any:
+    def rendered_or_404(request: Request) -> Rendered:
         check(request)
         key = str(request.path_params["key"])
         rendered = server.renders.ready(key) if KEY.fullmatch(key) else None
@@ -219,12 +223,11 @@ def make_app(server: Server) -> Starlette:
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     async def static(request: Request) -> Response:
-        name = str(request.path_params["name"])
-        if name not in STATIC:
+        found = STATIC.get(str(request.path_params["name"]))
+        if found is None:
             raise HTTPException(404, "not found")
-        return FileResponse(
-            WEB / name, media_type=STATIC[name], headers={"Cache-Control": "max-age=300"}
-        )
+        path, media_type = found
+        return FileResponse(path, media_type=media_type, headers={"Cache-Control": "max-age=300"})
 
     async def feed(request: Request) -> Response:
         check(request)
