@@ -110,8 +110,11 @@ def test_a_session_in_the_browser(served: Served, page: Page) -> None:
     page.wait_for_function("!window.voiceguide.audio.paused")
     page.click("#toggle")
     page.wait_for_function("window.voiceguide.audio.paused")
-    assert page.evaluate("navigator.mediaSession.playbackState") == "paused"
+    # The lock screen learns it from the "pause" event, which follows a moment later.
+    page.wait_for_function("navigator.mediaSession.playbackState === 'paused'")
     assert page.get_attribute("#toggle", "aria-label") == "Play"
+    time.sleep(0.5)
+    assert page.evaluate("window.voiceguide.audio.paused")  # and it stays paused
 
     # Usable on a 390x844 phone without scrolling: everything fits the viewport.
     size = page.evaluate(
