@@ -13,6 +13,7 @@ import feedparser
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import DATA
 from tests.helpers import decode, rms_dbfs
 from tests.sinks.conftest import (
     ROUTINES,
@@ -324,3 +325,26 @@ def test_the_music_chosen_on_the_page_plays_in_the_holds(served: Served, tmp_pat
     bowls = hold_level("routine=tiny&variant=short&music=bowls")
     assert quiet < -60
     assert bowls > -45
+
+
+def test_dir_serves_routine_files_and_articles_and_skips_broken_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voiceguide.cli.core import Run
+    from voiceguide.cli.serve import _entries
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "tiny.toml").write_bytes((ROUTINES / "tiny.toml").read_bytes())
+    (folder / "Back Care.md").write_bytes((DATA / "articles" / "markdown.md").read_bytes())
+    (folder / "broken.toml").write_bytes((DATA / "broken" / "syntax-error.toml").read_bytes())
+    (folder / "notes.pdf").write_bytes(b"%PDF")
+    (folder / "no-steps.txt").write_bytes((DATA / "articles" / "no-steps.txt").read_bytes())
+    run = Run(Environment(routines_dir=tmp_path / "none"))
+    entries = _entries(run, [folder, folder], builtins=False)
+    assert [e.id for e in entries] == ["back-care", "tiny", "back-care-2", "tiny-2"]
+    assert entries[1].resume_key == str((folder / "tiny.toml").resolve())
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 4
+    assert warnings[0].startswith(f"warning: skipping {folder / 'broken.toml'}:")
+    assert warnings[1].startswith(f"warning: skipping {folder / 'no-steps.txt'}:1: no steps found")

@@ -58,7 +58,7 @@ def _entries(run: Run, dirs: list[Path], *, builtins: bool = True) -> list[Entry
         for path in files:
             try:
                 routine = library.find(str(path))
-            except RoutineError as err:
+            except (RoutineError, UsageError) as err:  # one bad file does not stop the rest
                 stderr(f"warning: skipping {err.lines()[0]} (see `voiceguide check {path}`)")
                 continue
             add(path.stem, routine, str(path.resolve()))
