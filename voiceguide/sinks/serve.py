@@ -38,7 +38,7 @@ STATIC = {
     "player.css": (WEB / "player.css", "text/css"),
 }
 FEED_WAIT_S = 20.0  # a feed asked for while its sessions render waits this long for them
-MINUTES_RANGE = (1.0, 240.0)
+MINUTES_RANGE = (1, 240)
 KEY = re.compile(r"[0-9a-f]{32}")
 PLAY_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_REPORT_BYTES = 2048
@@ -122,12 +122,11 @@ def parse_choice(server: Server, query: dict[str, list[str]]) -> tuple[Entry, Ch
     minutes = None
     if value.get("minutes", "") != "":
         low, high = MINUTES_RANGE
-        try:
-            minutes = float(value["minutes"])
-        except ValueError:
-            minutes = None
-        if minutes is None or not low <= minutes <= high:
-            raise BadRequestError(f"minutes must be a number from {low:g} to {high:g}")
+        text = value["minutes"]
+        # Whole minutes only: each length is a render of its own, kept in the cache.
+        if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+            raise BadRequestError(f"minutes must be a whole number from {low} to {high}")
+        minutes = float(int(text))
     music = value.get("music", "") or None
     if music is not None and music not in (*server.beds, "none"):
         raise BadRequestError("music must be one of: " + ", ".join((*server.beds, "none")))
