@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from voiceguide.config import Overrides, Settings
     from voiceguide.routine.library import RoutineLibrary
     from voiceguide.sinks.outputs import AudioOutput
+    from voiceguide.sinks.practice import PracticeLog
     from voiceguide.sinks.resume import ResumeStore
     from voiceguide.speech.engine import EngineFactory, SpeechEngine
     from voiceguide.speech.library import SpeechLibrary
@@ -57,6 +58,8 @@ class Environment:
     voices_dir: Path | None = None  # extra Piper voices: XDG_DATA_HOME/voiceguide/voices
     open_output: OutputFactory = _open_output
     workers: int = 0  # processes for synthesis; 0: one per core
+    renders_dir: Path | None = None  # served sessions: XDG_CACHE_HOME/voiceguide/renders
+    token_path: Path | None = None  # serve's secret: XDG_CONFIG_HOME/voiceguide/serve-token
 
     def clip_dir(self) -> Path:
         """Return the clip cache's folder."""
@@ -85,6 +88,26 @@ class Environment:
         import platformdirs
 
         return platformdirs.user_data_path(APP) / "voices"
+
+    def renders_folder(self) -> Path:
+        """Return the folder of sessions rendered for `serve` (cached by content)."""
+        return self.renders_dir if self.renders_dir is not None else user_cache_dir() / "renders"
+
+    def token_file(self) -> Path:
+        """Return the file that keeps `serve`'s secret token (it need not exist)."""
+        if self.token_path is not None:
+            return self.token_path
+        import platformdirs
+
+        return platformdirs.user_config_path(APP) / "serve-token"
+
+    def state_folder(self) -> Path:
+        """Return the folder of resume points and the practice log."""
+        if self.state_dir is not None:
+            return self.state_dir
+        import platformdirs
+
+        return platformdirs.user_state_path(APP)
 
     def memo_path(self, name: str) -> Path:
         """Return where a small measurement kept between runs lives (beside the voice digests)."""
@@ -120,8 +143,10 @@ class Environment:
         """Return the store of remembered playback positions."""
         from voiceguide.sinks.resume import ResumeStore
 
-        if self.state_dir is not None:
-            return ResumeStore(self.state_dir)
-        import platformdirs
+        return ResumeStore(self.state_folder())
 
-        return ResumeStore(platformdirs.user_state_path(APP))
+    def practice_log(self) -> PracticeLog:
+        """Return the log of sessions played (through `serve`'s page)."""
+        from voiceguide.sinks.practice import PracticeLog
+
+        return PracticeLog(self.state_folder())
