@@ -17,8 +17,13 @@ from voiceguide.errors import ExitCode, RoutineError
 from voiceguide.routine.article import import_article
 from voiceguide.routine.cleanup import normalise, speakable
 from voiceguide.routine.format import to_toml
-from voiceguide.routine.library import builtin_names, load_article, load_builtin
-from voiceguide.routine.model import Variant
+from voiceguide.routine.library import (
+    builtin_names,
+    load_article,
+    load_article_result,
+    load_builtin,
+)
+from voiceguide.routine.model import Routine, Variant
 from voiceguide.timeline.lint import lint
 from voiceguide.units import MAX_SESSION_MS
 
@@ -29,9 +34,43 @@ IMPORTABLE = sorted(
 UPDATE = os.environ.get("VOICEGUIDE_UPDATE_GOLDEN") == "1"
 
 
-def test_there_are_six_articles_of_different_shapes() -> None:
-    assert len(IMPORTABLE) + 1 >= 6
+def test_there_are_thirty_articles_each_with_its_expectations() -> None:
+    assert len(IMPORTABLE) + 1 >= 30
     assert (ARTICLES / "no-steps.txt").exists()
+    for article in IMPORTABLE:
+        assert (ARTICLES / f"{article.stem}.expect.json").exists(), article.name
+
+
+def spoken_text(routine: Routine) -> str:
+    """Return everything a session of the routine says."""
+    return " ".join(
+        [routine.safety, routine.intro, *(f"{s.title}. {s.text}" for s in routine.steps)]
+    )
+
+
+@pytest.mark.parametrize("article", IMPORTABLE, ids=[p.name for p in IMPORTABLE])
+def test_import_meets_its_expectations(article: Path) -> None:
+    expect = json.loads((ARTICLES / f"{article.stem}.expect.json").read_text())
+    result = load_article_result(article)
+    routine = result.routine
+    assert routine.title == expect["title"]
+    assert [s.title for s in routine.steps] == expect["titles"]
+    if "category" in expect:
+        assert routine.category == expect["category"]
+    assert result.summary.safety_source == expect["safety"]
+    for phrase in expect["safety_phrases"]:
+        assert phrase.lower() in routine.safety.lower(), phrase
+    said = spoken_text(routine)
+    assert [n for n in expect["noise"] if n in said] == []
+    for phrase in expect["spoken"]:
+        assert phrase in said, phrase
+    if "each_hold_s" in expect:
+        assert result.summary.each_hold_ms == expect["each_hold_s"] * 1000
+    full = sum(s.full_ms for s in routine.steps_of(Variant.FULL))
+    short = sum(s.short_ms for s in routine.steps_of(Variant.SHORT))
+    assert short < full
+    if "max_full_minutes" in expect:
+        assert full <= expect["max_full_minutes"] * 60_000
 
 
 @pytest.mark.parametrize("article", IMPORTABLE, ids=[p.name for p in IMPORTABLE])
@@ -67,8 +106,8 @@ def test_an_article_with_no_steps_is_a_clear_error(
     result = runner.invoke(app, ["import", str(ARTICLES / "no-steps.txt")], obj=fake_env)
     assert result.exit_code == ExitCode.ROUTINE
     assert result.stderr == (
-        f"error: {ARTICLES / 'no-steps.txt'}:1: no steps found; mark them as 'Step 1: ...' "
-        "lines, Markdown headings or a numbered list\n"
+        f"error: {ARTICLES / 'no-steps.txt'}:3: no steps found: the text from here holds no "
+        "instructions; mark the steps as 'Step 1: ...' lines, headings or a numbered list\n"
     )
 
 
@@ -120,6 +159,15 @@ def test_short_version_keeps_the_first_sentences_and_leaves_out_optional_steps()
         ("Hold 20-30 s", "Hold 20 to 30 seconds."),
         ("Rest approx. 1 min", "Rest about 1 minute."),
         ("relax <b>now</b>[1]", "Relax now."),
+        ("Try 4-7-8 breathing", "Try 4 7 8 breathing."),
+        ("Stand 20 feet (6m) away", "Stand 20 feet (6 metres) away."),
+        ("Move 1.5 cm (0.5 in.) back", "Move 1.5 centimetres (0.5 inches) back."),
+        ("Hold 5 seconds, x10", "Hold 5 seconds, 10 times."),
+        ("Repeat 2x a day", "Repeat twice a day."),
+        ("Do 3 sets of 10 reps", "Do 3 sets of 10 repetitions."),
+        ("Apply pressure1 here [2, 3] (Smith et al., 2019)", "Apply pressure here."),
+        ("Relax 😌 now", "Relax now."),
+        ("Rest. Write how it felt: ______", "Rest."),
     ],
 )
 def test_text_is_made_speakable(raw: str, spoken: str) -> None:
@@ -227,7 +275,7 @@ def test_a_step_line_alone_imports_with_its_title_as_text(tmp_path: Path) -> Non
 def test_imported_steps_point_at_their_lines_in_the_article(tmp_path: Path) -> None:
     # Were the lines of the routine file import writes, which check's warnings then named.
     path = write_article(
-        tmp_path, "# Loosen up\n\nStep 1: Reach\nReach up.\n\n1. Bend down slowly.\n"
+        tmp_path, "# Loosen up\n\nStep 1: Reach\nReach up.\n\nStep 2: Bend down slowly.\n"
     )
     routine = load_article(path)
     assert [s.line for s in routine.steps] == [3, 6]

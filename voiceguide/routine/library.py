@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
-from voiceguide.routine.article import import_article
+from voiceguide.routine.article import ImportResult, read_article
 from voiceguide.routine.format import parse_routine
 from voiceguide.routine.model import Routine
 from voiceguide.textfile import TextFileError, decode
@@ -43,8 +43,13 @@ def load_routine_file(path: Path) -> Routine:
 
 def load_article(path: Path) -> Routine:
     """Import a how-to article (plain text or Markdown) as a routine."""
+    return load_article_result(path).routine
+
+
+def load_article_result(path: Path) -> ImportResult:
+    """Import a how-to article as a routine, with the summary of how it was read."""
     text = _read(path, "article", "an article")
-    return import_article(text, source=str(path), name=path.stem)
+    return read_article(text, source=str(path), name=path.stem)
 
 
 def builtin_names() -> list[str]:
