@@ -319,3 +319,42 @@ def test_too_many_steps_in_an_article_points_at_the_first_one_too_many(tmp_path:
         load_article(write_article(tmp_path, text))
     assert [p.line for p in caught.value.problems] == [202]
     assert "too many steps (250)" in str(caught.value)
+
+
+def test_import_prints_what_it_understood(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    target = tmp_path / "feet.toml"
+    article = ARTICLES / "pasted-web-page.txt"
+    result = runner.invoke(app, ["import", str(article), "-o", str(target)], obj=fake_env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1] == "title: How to Massage Your Own Feet After a Long Day"
+    assert lines[2] == "steps, read as numbered list:"
+    assert lines[3].split()[:4] == ["1", "Warm", "up", "1:00"]
+    assert "line 23" in lines[3] and "Sit down and rest one foot" in lines[3]
+    assert lines[8] == "safety notes: from the article (line 17)"
+    assert lines[9] == (
+        "left out: Benefits of foot massage (line 31), Frequently Asked Questions (line 36), "
+        "Related articles (line 46)"
+    )
+
+
+def test_import_json_summary_gives_the_same_for_scripts(
+    tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    target = tmp_path / "hands.toml"
+    article = ARTICLES / "inline-steps.txt"
+    result = runner.invoke(app, ["import", str(article), "-o", str(target), "--json"], obj=fake_env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["structure"] == "steps in a paragraph"
+    assert [s["title"] for s in summary["steps"]] == [
+        "Rub a little hand cream",
+        "Press your thumb",
+        "Gently pull each finger",
+        "Squeeze the web",
+    ]
+    assert summary["safety"] == {"source": "default", "lines": []}
+    assert summary["steps"][1]["full_ms"] >= 20_000 + 6_000  # its 20 seconds and the chime
+    assert target.exists()
