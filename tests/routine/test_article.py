@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,13 @@ from voiceguide.routine.library import (
     load_builtin,
 )
 from voiceguide.routine.model import Routine, Variant
+from voiceguide.textfile import MAX_FILE_BYTES
 from voiceguide.timeline.lint import lint
 from voiceguide.units import MAX_SESSION_MS
 
 ARTICLES = DATA / "articles"
 IMPORTABLE = sorted(
-    p for p in ARTICLES.iterdir() if p.suffix in (".txt", ".md") and p.stem != "no-steps"
+    p for p in ARTICLES.iterdir() if p.suffix in (".txt", ".md", ".html") and p.stem != "no-steps"
 )
 UPDATE = os.environ.get("VOICEGUIDE_UPDATE_GOLDEN") == "1"
 
@@ -75,7 +77,7 @@ def test_import_meets_its_expectations(article: Path) -> None:
 
 @pytest.mark.parametrize("article", IMPORTABLE, ids=[p.name for p in IMPORTABLE])
 def test_import_matches_golden(article: Path) -> None:
-    routine = import_article(article.read_text(), source=article.name, name=article.stem)
+    routine = load_article_result(article).routine
     golden = article.with_suffix(".toml")
     if UPDATE:
         golden.write_text(to_toml(routine))
@@ -358,3 +360,42 @@ def test_import_json_summary_gives_the_same_for_scripts(
     assert summary["safety"] == {"source": "default", "lines": []}
     assert summary["steps"][1]["full_ms"] >= 20_000 + 6_000  # its 20 seconds and the chime
     assert target.exists()
+
+
+def test_a_one_megabyte_saved_page_imports_in_under_two_seconds(tmp_path: Path) -> None:
+    page = (ARTICLES / "saved-neck-page.html").read_text()
+    # A real page's weight is mostly around the article: menus, comments, related links.
+    filler = "".join(
+        f'<div class="comment"><p>Reader {i}: I tried the stretches at my desk today and my '
+        f"neck feels looser, thank you for the clear pictures.</p></div>"
+        f'<li class="related"><a href="/post/{i}">Another article about posture {i}</a></li>'
+        for i in range(4500)
+    )
+    big = page.replace("</main>", f"</main><section class='comments'>{filler}</section>")
+    assert 1_000_000 < len(big.encode()) <= MAX_FILE_BYTES  # a megabyte: as big as import takes
+    path = tmp_path / "big.html"
+    path.write_text(big)
+    started = time.perf_counter()
+    routine = load_article_result(path).routine
+    took = time.perf_counter() - started
+    assert took < 2.0, f"took {took:.2f} s"
+    assert [s.title for s in routine.steps] == ["Chin tuck", "Side bend", "Shoulder rolls"]
+    assert "Reader" not in spoken_text(routine)
+
+
+def test_a_one_megabyte_pasted_page_imports_in_under_two_seconds(tmp_path: Path) -> None:
+    text = (ARTICLES / "pasted-web-page.txt").read_text()
+    comments = "".join(
+        f"Reader {i}\nThis massage helped my tired feet a lot after work, thank you.\n\n"
+        for i in range(13_500)
+    )
+    big = text + "\nComments\n" + comments
+    assert 1_000_000 < len(big.encode()) <= MAX_FILE_BYTES
+    path = tmp_path / "big.txt"
+    path.write_text(big)
+    started = time.perf_counter()
+    routine = load_article_result(path).routine
+    took = time.perf_counter() - started
+    assert took < 2.0, f"took {took:.2f} s"
+    assert len(routine.steps) == 5
+    assert "Reader" not in spoken_text(routine)

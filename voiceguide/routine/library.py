@@ -15,7 +15,8 @@ from voiceguide.routine.model import Routine
 from voiceguide.textfile import TextFileError, decode
 
 BUILTIN_PACKAGE = "voiceguide.routine.builtin"
-ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text")
+ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def _read(path: Path, what: str, kind: str) -> str:
@@ -49,6 +50,10 @@ def load_article(path: Path) -> Routine:
 def load_article_result(path: Path) -> ImportResult:
     """Import a how-to article as a routine, with the summary of how it was read."""
     text = _read(path, "article", "an article")
+    if path.suffix.lower() in HTML_SUFFIXES:
+        from voiceguide.routine.html import html_to_article
+
+        text = html_to_article(text, source=str(path))
     return read_article(text, source=str(path), name=path.stem)
 
 

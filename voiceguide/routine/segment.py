@@ -428,7 +428,9 @@ def sections(toks: list[Token], title_index: int) -> list[Section]:
                 and kind == "step"
                 and stack
                 and stack[-1][1] != "step"
-                and not _paragraph_follows(toks, i)
+                # After a safety or preparation section, a heading with a paragraph goes
+                # back to the steps; a left-out section (comments, links) keeps its lines.
+                and (stack[-1][1] == "skip" or not _paragraph_follows(toks, i))
             ):
                 # A plain Title Case line inside a left-out or safety section stays in it,
                 # unless it says it is something else.
