@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,15 +19,17 @@ from tests.conftest import DATA
 from tests.helpers import ffprobe_duration_ms
 from voiceguide.cli import app
 from voiceguide.env import Environment
-from voiceguide.errors import ExitCode, RoutineError
+from voiceguide.errors import ExitCode, RoutineError, UsageError
 from voiceguide.routine.article import import_article
 from voiceguide.routine.cleanup import normalise, speakable
+from voiceguide.routine.fetch import fetch
 from voiceguide.routine.format import to_toml
 from voiceguide.routine.library import (
     builtin_names,
     load_article,
     load_article_result,
     load_builtin,
+    load_routine_file,
 )
 from voiceguide.routine.model import Routine, Variant
 from voiceguide.textfile import MAX_FILE_BYTES
@@ -399,3 +406,79 @@ def test_a_one_megabyte_pasted_page_imports_in_under_two_seconds(tmp_path: Path)
     assert took < 2.0, f"took {took:.2f} s"
     assert len(routine.steps) == 5
     assert "Reader" not in spoken_text(routine)
+
+
+@pytest.fixture
+def page_server() -> Iterator[str]:
+    """Serve tests/data/articles on 127.0.0.1 (never the network); yield its base URL."""
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # the requests would be printed on the stderr the tests read
+
+    handler = functools.partial(Handler, directory=str(ARTICLES))
+
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            pass  # a client that hung up early is not a test failure
+
+    server = Quiet(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_import_fetches_a_url(
+    page_server: str, tmp_path: Path, runner: CliRunner, fake_env: Environment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    url = f"{page_server}/saved-massage-page.html"
+    result = runner.invoke(app, ["import", url], obj=fake_env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("wrote saved-massage-page.toml: 3 steps")
+    routine = load_routine_file(tmp_path / "saved-massage-page.toml")
+    assert [s.title for s in routine.steps] == [
+        "Ball against the wall",
+        "Hold the tender spot",
+        "Other side",
+    ]
+    assert "Keep the ball off the spine itself" in routine.safety
+    shown = runner.invoke(app, ["show", f"{page_server}/pasted-web-page.txt"], obj=fake_env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("How to Massage Your Own Feet After a Long Day (full)")
+
+
+def test_a_missing_page_is_one_clear_line(
+    page_server: str, runner: CliRunner, fake_env: Environment
+) -> None:
+    url = f"{page_server}/no-such-page.html"
+    result = runner.invoke(app, ["import", url], obj=fake_env)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr == (
+        f"error: {url}: the server answered 404 File not found; check the address\n"
+    )
+
+
+def test_an_unreachable_address_is_one_clear_line(runner: CliRunner, fake_env: Environment) -> None:
+    # A port nothing listens on, on this machine: the same answer as being offline.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/guide.html"
+    result = runner.invoke(app, ["play", url], obj=fake_env)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith(f"error: {url}: cannot fetch the page (")
+    assert result.stderr.endswith(
+        "check the address and that you are online, or save the page and import the file\n"
+    )
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_page_over_the_size_cap_is_refused(page_server: str) -> None:
+    with pytest.raises(UsageError, match="too big for an article"):
+        fetch(f"{page_server}/saved-neck-page.html", max_bytes=100)

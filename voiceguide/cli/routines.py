@@ -140,7 +140,10 @@ def check(
 @guarded
 def import_article(
     ctx: typer.Context,
-    article: Annotated[Path, typer.Argument(help="A how-to article: plain text or Markdown.")],
+    article: Annotated[
+        str,
+        typer.Argument(help="A how-to article: plain text, Markdown, a saved web page, or a URL."),
+    ],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Routine file to write [default: NAME.toml]."),
@@ -155,13 +158,14 @@ def import_article(
     Prints what was understood: the title, each step (title, length, first words),
     where the safety notes came from and which sections were left out.
     """
+    from voiceguide.routine.fetch import is_url
     from voiceguide.routine.format import to_toml
-    from voiceguide.routine.library import load_article_result
+    from voiceguide.routine.library import load_article_result, load_url_result
     from voiceguide.sinks.writing import check_folder, write_text
 
-    result = load_article_result(article)
+    result = load_url_result(article) if is_url(article) else load_article_result(Path(article))
     routine = result.routine
-    target = output if output is not None else Path(f"{article.stem}.toml")
+    target = output if output is not None else Path(f"{routine.name}.toml")
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to replace it, or -o another name")
     check_folder(target.parent)

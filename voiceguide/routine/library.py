@@ -57,6 +57,19 @@ def load_article_result(path: Path) -> ImportResult:
     return read_article(text, source=str(path), name=path.stem)
 
 
+def load_url_result(url: str) -> ImportResult:
+    """Fetch an article from a URL and import it, with the summary of how it was read."""
+    from voiceguide.routine.fetch import fetch
+
+    page = fetch(url)
+    text = page.text
+    if page.is_html:
+        from voiceguide.routine.html import html_to_article
+
+        text = html_to_article(text, source=url)
+    return read_article(text, source=url, name=page.name)
+
+
 def builtin_names() -> list[str]:
     """Return the names of the built-in routines."""
     folder = resources.files(BUILTIN_PACKAGE)
@@ -102,6 +115,10 @@ class RoutineLibrary:
             return load_routine_file(self.path_of(spec))
         if spec in builtin_names():
             return load_builtin(spec)
+        from voiceguide.routine.fetch import is_url
+
+        if is_url(spec):
+            return load_url_result(spec).routine
         path = Path(spec)
         if path.suffix.lower() in ARTICLE_SUFFIXES:
             return load_article(path)
