@@ -482,3 +482,27 @@ def test_an_unreachable_address_is_one_clear_line(runner: CliRunner, fake_env: E
 def test_a_page_over_the_size_cap_is_refused(page_server: str) -> None:
     with pytest.raises(UsageError, match="too big for an article"):
         fetch(f"{page_server}/saved-neck-page.html", max_bytes=100)
+
+
+@pytest.mark.parametrize(
+    ("text", "titles"),
+    [
+        (
+            "Morning Breath\n\nStep One\nSit up tall.\n\nStep Two\nBreathe in for four counts.\n",
+            ["Sit up tall", "Breathe in"],  # a title may end on a particle, never on "for"
+        ),
+        (
+            "## 1. Cat pose\nOn all fours, round your back.\n\n## 2. Cow pose\nLet your belly sink.\n",
+            ["Cat pose", "Cow pose"],  # the first numbered heading is a step, not the title
+        ),
+        (
+            "# Ankle\n\n1. **Ankle pumps**\n   - Point and flex your foot.\n2. **Alphabet**\n"
+            "   - Trace the alphabet with your big toe.\n",
+            ["Ankle pumps", "Alphabet"],  # sub-bullets stay inside their step
+        ),
+    ],
+)
+def test_more_step_shapes(text: str, titles: list[str]) -> None:
+    routine = import_article(text, source="x", name="x")
+    assert [s.title for s in routine.steps] == titles
+    assert all(s.text and not s.text.startswith(("-", "1.", "Step")) for s in routine.steps)

@@ -211,7 +211,8 @@ def _phrase_title(text: str) -> str:
         words.append(word)
         if len(words) == 6:
             break
-    while len(words) > 1 and words[-1].lower().strip("*_") in _FUNCTION_WORDS:
+    # Two words stay: "Breathe in" ends on a particle, not a dangling function word.
+    while len(words) > 2 and words[-1].lower().strip("*_") in _FUNCTION_WORDS:
         words.pop()
     title = " ".join(words).strip("*_ ")
     return title[:1].upper() + title[1:]

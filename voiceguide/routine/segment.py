@@ -384,6 +384,8 @@ def find_title(toks: list[Token], front_title: str) -> tuple[str, int, int]:
     for i, tok in enumerate(toks):
         if tok.kind in ("stepline", "numbered", "glued", "bullet", "sub"):
             break
+        if tok.kind == "heading" and re.match(r"^\d{1,2}\s*[.):]", tok.text):
+            break  # "## 1. Cat pose" is the first step, not the title
         if tok.kind in ("plain", "text", "heading") and len(tok.text.split()) <= 14:
             if tok.kind == "text" and tok.text.endswith((".", "!")) and len(tok.text.split()) > 6:
                 break  # a sentence of the intro, not a title
