@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -24,6 +24,9 @@ from voiceguide.config import Overrides
 from voiceguide.errors import UsageError, VoiceguideError
 from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock
+
+if TYPE_CHECKING:
+    from voiceguide.routine.article import ImportResult
 
 
 @guarded
@@ -137,29 +140,93 @@ def check(
 @guarded
 def import_article(
     ctx: typer.Context,
-    article: Annotated[Path, typer.Argument(help="A how-to article: plain text or Markdown.")],
+    article: Annotated[
+        str,
+        typer.Argument(help="A how-to article: plain text, Markdown, a saved web page, or a URL."),
+    ],
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Routine file to write [default: NAME.toml]."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the summary of what was understood as JSON.")
+    ] = False,
 ) -> None:
-    """Turn a written how-to into a routine file you can edit, check and play."""
+    """Turn a written how-to into a routine file you can edit, check and play.
+
+    Prints what was understood: the title, each step (title, length, first words),
+    where the safety notes came from and which sections were left out.
+    """
+    from voiceguide.routine.fetch import is_url
     from voiceguide.routine.format import to_toml
-    from voiceguide.routine.library import load_article
+    from voiceguide.routine.library import load_article_result, load_url_result
     from voiceguide.sinks.writing import check_folder, write_text
 
-    routine = load_article(article)
-    target = output if output is not None else Path(f"{article.stem}.toml")
+    result = load_url_result(article) if is_url(article) else load_article_result(Path(article))
+    routine = result.routine
+    target = output if output is not None else Path(f"{routine.name}.toml")
     if target.exists() and not force:
         raise UsageError(f"{target} exists; use --force to replace it, or -o another name")
     check_folder(target.parent)
     write_text(target, to_toml(routine))
+    summary = import_summary(result, target)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
     counts = {v: len(routine.variants[v]) for v in Variant}
     typer.echo(
         f"wrote {target}: {len(routine.steps)} steps ({counts[Variant.SHORT]} in the short "
         f"version); check it with `voiceguide check {target}`"
     )
+    typer.echo(f"title: {summary['title']}")
+    typer.echo(f"steps, read as {summary['structure']}:")
+    width = max(len(s["title"]) for s in summary["steps"])
+    for number, step in enumerate(summary["steps"], start=1):
+        typer.echo(
+            f"{number:>4}  {step['title']:<{width}}  {format_clock(step['full_ms']):>6}"
+            f"  line {step['line']:<4}  {step['first_words']}"
+        )
+    safety = summary["safety"]
+    lines = ", ".join(str(n) for n in safety["lines"])
+    typer.echo(
+        {
+            "article": f"safety notes: from the article (line {lines})",
+            "default": "safety notes: voiceguide's own (the article has none)",
+            "none": "safety notes: none (the article has none)",
+        }[safety["source"]]
+    )
+    left = summary["left_out"]
+    typer.echo(
+        "left out: "
+        + (", ".join(f"{s['heading']} (line {s['line']})" for s in left) if left else "nothing")
+    )
+
+
+def import_summary(result: ImportResult, target: Path) -> dict[str, Any]:
+    """Return what the importer understood, as plain values for printing or JSON."""
+    routine, summary = result.routine, result.summary
+    return {
+        "output": str(target),
+        "title": routine.title,
+        "category": routine.category,
+        "structure": summary.structure,
+        "steps": [
+            {
+                "title": step.title,
+                "line": step.line,
+                "full_ms": step.full_ms,
+                "short_ms": step.short_ms,
+                "first_words": " ".join(step.text.split()[:8])
+                + (" ..." if len(step.text.split()) > 8 else ""),
+            }
+            for step in routine.steps
+        ],
+        "short_version": list(routine.variants[Variant.SHORT]),
+        "safety": {"source": summary.safety_source, "lines": list(summary.safety_lines)},
+        "each_hold_ms": summary.each_hold_ms,
+        "left_out": [{"heading": s.heading, "line": s.line} for s in summary.left_out],
+    }
 
 
 TEMPLATE = """\

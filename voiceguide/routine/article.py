@@ -1,10 +1,11 @@
-"""Turn a plain-text or Markdown how-to article into a routine.
+"""Turn a plain-text or Markdown how-to article into a routine, and say what was understood.
 
-Recognises a title, steps ("Step 3: Title" lines, Markdown headings, numbered
-lists), safety and preparation sections (spoken in the intro), and leaves out
-benefits, conclusions and FAQs. Cleans what web pages leave behind when pasted
-(collapsed-widget "+" lines, "Share", "Advertisement", unicode bullets, dashes
-and quotes) and makes the text sound right when spoken.
+segment.py finds the title, the sections and the steps; this module makes them
+a validated Routine: the spoken text of each step (cleanup.py), its estimated
+duration, the safety notes (from a safety section, or a safety sentence
+wherever it stands), an instruction stated once for every step ("Hold each pose
+for 90 seconds"), the category, and an ImportSummary of what was found and
+what was left out.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import bisect
 import dataclasses
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from voiceguide.errors import Diagnostic, RoutineError
-from voiceguide.routine.cleanup import STEP_LINE, normalise, speakable
+from voiceguide.routine import segment
+from voiceguide.routine.cleanup import speakable
 from voiceguide.routine.format import parse_routine, to_toml
 from voiceguide.routine.model import MAX_STEPS, Routine, Step, Variant
 from voiceguide.spoken import PAUSE_MARKER, estimate_ms, parse_pause, pause_problems, sentences
@@ -24,157 +26,11 @@ from voiceguide.units import MAX_SESSION_MS, format_clock
 
 STEP_OVERHEAD_MS = 6_000  # chime, announcement and pauses around the narration
 SHORT_SENTENCES = 2
-
-_NOISE = re.compile(
-    r"^(?:[+\-−–—×x•·*|>]+|share|share this|advertisement|sponsored|print|pin( it)?|tweet|email|"
-    r"read more|see more|show more|continue reading|skip to content|subscribe|sign up|"
-    r"jump to recipe|back to top|table of contents|contents|menu|close|"
-    r"\(?image[^)]*\)?|photo:.*|image:.*|credit:.*|\d+ comments?|"
-    r"by [\w .,'-]{1,60}|.*\b\d+ min(ute)?s? read\b.*|.*[›»].*|home\s*[/>].*)$",
-    re.IGNORECASE,
+DEFAULT_SAFETY = (
+    "Before you begin: work gently, keep off the spine and any injured area, "
+    "and stop if anything hurts. With a medical condition, ask a health "
+    "professional first."
 )
-_SKIP = re.compile(
-    r"benefit|conclusion|faq|frequently asked|question|summary|final thought|takeaway|"
-    r"bottom line|reference|source|related|about the author|comments|you may also|tips for|"
-    r"why (it|this) works|the science",
-    re.IGNORECASE,
-)
-_SAFETY = re.compile(
-    r"safety|precaution|warning|caution|contraindication|who should not|when not to|"
-    r"be careful|important",
-    re.IGNORECASE,
-)
-_PREPARATION = re.compile(
-    r"prepar|what you need|you will need|you'll need|getting ready|get ready|"
-    r"before you (begin|start)|set ?-?up|equipment|supplies",
-    re.IGNORECASE,
-)
-_CONTAINER = re.compile(
-    r"^(instructions|steps|directions|how to|method|the routine|routine)\b", re.I
-)
-_HEADING = re.compile(r"^\s*(#{1,6})\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*(\d{1,2})\s*[.)]\s+(.*)$")
-_BULLET = re.compile(r"^\s*[-*•◦▪●·]\s+(.*)$")
-
-
-@dataclass
-class _Section:
-    heading: str
-    kind: str  # "title", "intro", "safety", "prep", "skip", "step", "container"
-    line: int  # where the section starts in the article
-    lines: list[tuple[int, str]] = field(default_factory=list)  # (line number, text)
-
-    def texts(self) -> list[str]:
-        return [text for _, text in self.lines]
-
-
-def _classify(heading: str) -> str:
-    if _SKIP.search(heading):
-        return "skip"
-    if _SAFETY.search(heading):
-        return "safety"
-    if _PREPARATION.search(heading):
-        return "prep"
-    if _CONTAINER.search(heading):
-        return "container"
-    return "step"
-
-
-_OPTIONAL = re.compile(r"^(optional|bonus|advanced|variation|extra)\b", re.IGNORECASE)
-
-
-def _split_title(item: str) -> tuple[str, str]:
-    """Split a list item into a short title and the text to say."""
-    item = item.strip()
-    bold = re.match(r"^(\*\*|__)(.+?)\1[:.\-\s]*(.*)$", item)
-    if bold:
-        return bold.group(2).strip(" :.-"), bold.group(3).strip()
-    colon = re.match(r"^([^.:!?]{2,60})[:\-–—]\s+(.+)$", item)
-    if colon:
-        title, rest = colon.group(1).strip(), colon.group(2).strip()
-        if _OPTIONAL.match(title):  # "Optional: roll each ankle" -> "Roll each ankle (optional)"
-            inner, _ = _split_title(rest[:1].upper() + rest[1:])
-            return f"{inner} ({title.lower()})", rest
-        return title, rest
-    # No title of its own: the opening words, up to the first natural break.
-    clause = re.split(r",|;|\s(?:to|and|then|with|for|so)\s", item, maxsplit=1)[0]
-    words = clause.split()
-    return " ".join(words[:6]).rstrip(",.;:"), item
-
-
-def _clean_lines(raw: str) -> list[tuple[int, str]]:
-    """Return the article's lines worth reading, each with its line number."""
-    lines: list[tuple[int, str]] = []
-    for number, line in enumerate(normalise(raw).split("\n"), start=1):
-        stripped = line.strip()
-        if stripped and _NOISE.match(stripped):
-            continue
-        if not stripped and lines and not lines[-1][1]:
-            continue  # runs of blank lines become one
-        lines.append((number, stripped))
-    return lines
-
-
-@dataclass
-class _Title:
-    text: str = ""
-    line: int = 1
-
-
-def _sections(lines: list[tuple[int, str]]) -> tuple[_Title, list[_Section]]:
-    title = _Title()
-    sections: list[_Section] = [_Section("", "intro", 1)]
-    in_container = False
-    for number, line in lines:
-        heading = _HEADING.match(line)
-        # A heading's closing #s go ("## Safety ##"); found with rstrip, as a regex
-        # that allows them takes quadratic time on a long line of spaces.
-        name = heading.group(2).rstrip().rstrip("#").rstrip() if heading else ""
-        step_line = STEP_LINE.match(line)
-        numbered = _NUMBERED.match(line)
-        if heading and len(heading.group(1)) == 1 and not title.text:
-            title = _Title(name, number)
-            continue
-        if not title.text and line and not step_line and not numbered and len(line.split()) <= 12:
-            title = _Title(line.strip("#: ").strip(), number)
-            continue
-        if step_line:
-            sections.append(
-                _Section(step_line.group(2) or f"Step {step_line.group(1)}", "step", number)
-            )
-            continue
-        if heading:
-            kind = _classify(name)
-            in_container = kind == "container"
-            sections.append(_Section(name, kind, number))
-            continue
-        if (
-            line
-            and len(line.split()) <= 6
-            and (line.endswith(":") or line[-1] not in ".!?,;")
-            and not numbered
-            and _classify(line.rstrip(":")) != "step"
-        ):
-            kind = _classify(line.rstrip(":"))
-            in_container = kind == "container"
-            sections.append(_Section(line.rstrip(":"), kind, number))
-            continue
-        current = sections[-1]
-        if numbered and (current.kind not in ("skip", "safety", "prep") or in_container):
-            sections.append(_Section("\x00" + numbered.group(2), "step", number))
-            continue
-        if line:
-            bullet = _BULLET.match(line)
-            current.lines.append((number, bullet.group(1) if bullet else line))
-        elif current.lines and current.lines[-1][1] != "":
-            current.lines.append((number, ""))
-    return title, sections
-
-
-def _paragraphs(lines: list[str]) -> list[str]:
-    text = "\n".join(lines).strip()
-    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-
 
 _HOLD = re.compile(
     r"\bhold|stretch|massage|knead|rub|press|circle|breathe|relax|rest|repeat\b", re.I
@@ -184,98 +40,416 @@ _SETUP = re.compile(r"\b(lie|sit|stand|kneel|get into|position|place|prepare|war
 
 def estimate_hold_ms(text: str) -> int:
     """Guess how long a step's hold should be from what it asks for."""
-    times = []
+    times: list[float] = []
+    if not re.search(r"\d", text):
+        return _hold_without_numbers(text)
     # (?<!\d): try each run of digits once, not from each of its digits (quadratic).
     found = re.findall(r"(?<!\d)(\d+(?:\.\d+)?)\s*(seconds?|minutes?)", text, re.IGNORECASE)
     for amount, unit in found:
         times.append(float(amount) * (60_000 if unit.lower().startswith("minute") else 1000))
-    reps = re.findall(r"(?<!\d)(\d+)\s*(?:times|repetitions|breaths)", text, re.IGNORECASE)
+    # "3 times a day" is how often to do the routine, not a count within the step.
+    reps = [
+        float(r)
+        for r in re.findall(
+            r"(?<!\d)(\d+)\s*(?:times|repetitions|breaths|reps)\b(?!\s+(?:a|per|each)\s+(?:day|week))",
+            text,
+            re.IGNORECASE,
+        )
+    ]
+    # "3 sets of 10 repetitions" is thirty.
+    for sets, each in re.findall(
+        r"(?<!\d)(\d{1,2})\s*sets?\s+of\s+(\d{1,3})\b", text, re.IGNORECASE
+    ):
+        reps = [float(sets) * float(each)]
     if times:
         hold = max(times)
     elif reps:
         # float, not int: int() refuses numbers of more than 4300 digits.
-        hold = min(float(r) for r in reps) * 5000.0
-    elif _HOLD.search(text):
-        hold = 45_000.0
-    elif _SETUP.search(text):
-        hold = 15_000.0
+        hold = min(reps) * 5000.0
     else:
-        hold = 30_000.0
+        return _hold_without_numbers(text)
     return int(min(hold, 10 * 60_000))
+
+
+def _hold_without_numbers(text: str) -> int:
+    if _HOLD.search(text):
+        return 45_000
+    if _SETUP.search(text):
+        return 15_000
+    return 30_000
 
 
 def _round_to(ms: int, step: int = 5000) -> int:
     return max(step, -(-ms // step) * step)
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A section of the article that is not spoken."""
+
+    heading: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """Say what the importer understood: the structure, where safety came from, what it left."""
+
+    structure: str  # "numbered list", "headings", ...
+    safety_source: str  # "article", "default" or "none"
+    safety_lines: tuple[int, ...]
+    left_out: tuple[LeftOut, ...]
+    each_hold_ms: int | None  # set by "Hold each pose for 90 seconds", when the article says so
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """A routine imported from an article, and the summary of how it was read."""
+
+    routine: Routine
+    summary: ImportSummary
+
+
+def _paragraphs(lines: list[segment.Line]) -> list[str]:
+    text = "\n".join(t for _, t in lines).strip()
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+_FUNCTION_WORDS = {
+    "a",
+    "an",
+    "the",
+    "your",
+    "you",
+    "my",
+    "our",
+    "their",
+    "his",
+    "her",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "of",
+    "to",
+    "for",
+    "in",
+    "on",
+    "at",
+    "by",
+    "with",
+    "from",
+    "into",
+    "onto",
+    "over",
+    "under",
+    "and",
+    "or",
+    "but",
+    "so",
+    "then",
+    "as",
+    "if",
+    "when",
+    "while",
+    "until",
+    "is",
+    "are",
+    "be",
+    "about",
+    "against",
+    "between",
+    "through",
+    "toward",
+    "towards",
+}
+
+
+_CUT_BEFORE = {
+    "in",
+    "into",
+    "on",
+    "onto",
+    "at",
+    "to",
+    "towards",
+    "toward",
+    "from",
+    "with",
+    "without",
+    "between",
+    "behind",
+    "under",
+    "over",
+    "across",
+    "along",
+    "through",
+    "by",
+    "for",
+    "until",
+    "while",
+    "as",
+    "so",
+    "and",
+    "then",
+    "but",
+    "or",
+}
+
+
+def _phrase_title(text: str) -> str:
+    """Return a step title from its opening words: the verb and its object, at a phrase boundary."""
+    text = re.sub(r"^(?:step\s+\d+\s+of\s+\d+[.:]?\s*)", "", text, flags=re.I)
+    text = segment._ORDINAL_START.sub("", text).strip(" ,:")
+    clause = re.split(r"[,;:.!?()]|\s[-–—]\s", text)[0]
+    words: list[str] = []
+    for word in clause.split():
+        bare = word.lower().strip("*_")
+        if len(words) >= 2 and (bare in _CUT_BEFORE or bare[:1].isdigit()):
+            break
+        words.append(word)
+        if len(words) == 6:
+            break
+    # Two words stay: "Breathe in" ends on a particle, not a dangling function word.
+    while len(words) > 2 and words[-1].lower().strip("*_") in _FUNCTION_WORDS:
+        words.pop()
+    title = " ".join(words).strip("*_ ")
+    return title[:1].upper() + title[1:]
+
+
+_OPTIONAL = re.compile(r"^(optional|bonus|advanced|variation|extra)\b", re.IGNORECASE)
+
+
+def _split_title(item: str) -> tuple[str, str]:
+    """Split a list item into a short title and the text to say."""
+    item = item.strip()
+    bold = re.match(r"^(\*\*|__)(.+?)\1[:.\-–—\s]*(.*)$", item)
+    if bold:
+        title = bold.group(2).strip(" :.-")
+        return title, bold.group(3).strip() or f"{title}."
+    colon = re.match(r"^([^.:!?]{2,50})(?::|\s[-–—])\s+(.+)$", item)
+    if colon and len(colon.group(1).split()) <= 6:
+        title, rest = colon.group(1).strip(), colon.group(2).strip()
+        if _OPTIONAL.match(title):  # "Optional: roll each ankle" -> "Roll each ankle (optional)"
+            inner, _ = _split_title(rest[:1].upper() + rest[1:])
+            return f"{inner} ({title.lower()})", rest
+        return title, rest
+    return _phrase_title(item), item
+
+
+def _sentences_of(paragraphs: list[str]) -> list[str]:
+    return [s for p in paragraphs for s in sentences(p)]
+
+
+def _take_safety(paragraphs: list[str]) -> tuple[list[str], list[str]]:
+    """Split paragraphs into what they say about safety and the rest."""
+    safe: list[str] = []
+    kept: list[str] = []
+    for paragraph in paragraphs:
+        rest = []
+        for sentence in sentences(paragraph):
+            if segment.is_safety(sentence):
+                safe.append(
+                    re.sub(
+                        r"^(\*\*|__)?(caution|warning|important|note)\s*[:!]\s*(\*\*|__)?\s*",
+                        "",
+                        sentence.strip(),
+                        flags=re.I,
+                    )
+                )
+            else:
+                rest.append(sentence)
+        if len(rest) == len(sentences(paragraph)):
+            kept.append(paragraph)  # untouched: the splitter is not asked to join it again
+        elif rest:
+            kept.append(" ".join(rest))
+    return safe, kept
+
+
+_EACH = re.compile(
+    r"\b(?:hold|stay in|keep|repeat|do|perform|practise|practice)\s+each\b[^.!?]*", re.IGNORECASE
+)
+
+
+def _each_hold(texts: list[str]) -> int | None:
+    """Return the hold an instruction stated once for every step sets, if there is one."""
+    for text in texts:
+        for found in _EACH.finditer(text):
+            phrase = speakable(found.group(0)[:300])
+            if re.search(r"\d", phrase):
+                return estimate_hold_ms(phrase)
+    return None
+
+
+_CATEGORY_WORDS = {
+    "massage": r"massag\w*|knead\w*|self-massage|foam roll\w*|trigger point|acupressure|rub\b",
+    "stretch": r"stretch\w*|pose|yoga|exercise|physio\w*|reps?\b|repetitions|sets?\b|mobility|"
+    r"strength\w*|knee|hip|spine|lumbar|hamstring|posture",
+    "breathing": r"breathing|breathwork|inhale|exhale|breath\b|pranayama|4-7-8|box breath",
+    "relaxation": r"relax\w*|progressive muscle|tense|body scan|sleep|calm|unwind|visuali[sz]\w*|"
+    r"meditat\w*|mindful\w*",
+}
+
+
+def _category(title: str, body: str) -> str:
+    """Return the category the article's words point to most, its title counting most."""
+    title = title[:300]
+    scores = {}
+    for name, words in _CATEGORY_WORDS.items():
+        pattern = re.compile(words, re.IGNORECASE)
+        scores[name] = 8 * len(pattern.findall(title)) + len(pattern.findall(body))
+    best = max(scores, key=lambda k: scores[k])
+    return best if scores[best] > 0 else "other"
+
+
 def import_article(text: str, *, source: str, name: str) -> Routine:
-    """Turn an article into a validated Routine, or raise RoutineError saying why not.
+    """Turn an article into a validated Routine, or raise RoutineError saying why not."""
+    return read_article(text, source=source, name=name).routine
+
+
+def read_article(text: str, *, source: str, name: str) -> ImportResult:
+    """Turn an article into a validated Routine and a summary of how it was read.
 
     Every problem, and every step's line, points into the article.
     """
-    title, sections = _sections(_clean_lines(text))
-    steps_found = [s for s in sections if s.kind == "step" and (s.lines or s.heading)]
-    if not steps_found:
+    toks, front_title = segment.tokens(text)
+    title_text, title_line, title_index = segment.find_title(toks, front_title)
+    parts = segment.sections(toks, title_index)
+    body = [tok for s in parts if s.kind in ("intro", "body") for tok in s.tokens]
+    chosen = segment.choose(body)
+    if chosen is None or not chosen.steps:
+        start = next((t.line for t in body if t.kind != "blank"), title_line)
         raise RoutineError(
             [
                 Diagnostic(
                     source,
-                    1,
-                    "no steps found; mark them as 'Step 1: ...' lines, Markdown headings "
-                    "or a numbered list",
+                    start,
+                    "no steps found: the text from here holds no instructions; mark the steps "
+                    "as 'Step 1: ...' lines, headings or a numbered list",
                 )
             ]
         )
-    if len(steps_found) > MAX_STEPS:
+    blocks = chosen.steps
+    if len(blocks) > MAX_STEPS:
         raise RoutineError(
             [
                 Diagnostic(
                     source,
-                    steps_found[MAX_STEPS].line,
-                    f"too many steps ({len(steps_found)}); a routine has at most {MAX_STEPS}: "
+                    blocks[MAX_STEPS].line,
+                    f"too many steps ({len(blocks)}); a routine has at most {MAX_STEPS}: "
                     "split the article in two",
                 )
             ]
         )
-    spoken_kinds = ("intro", "prep", "safety", "step")
-    _check_pauses([s for s in sections if s.kind in spoken_kinds], source)
-    safety = " ".join(
-        speakable(p) for s in sections if s.kind == "safety" for p in _paragraphs(s.texts())
+    safety_parts = [s for s in parts if s.kind == "safety"]
+    prep_parts = [s for s in parts if s.kind == "prep"]
+    skipped = [s for s in parts if s.kind == "skip"]
+    _check_pauses(
+        [chosen.intro, *(b.body for b in blocks)]
+        + [segment._body_lines(s.tokens[1:]) for s in (*safety_parts, *prep_parts)],
+        source,
     )
-    intro_parts = [
-        speakable(p)
-        for s in sections
-        if s.kind in ("intro", "prep")
-        for p in _paragraphs(s.texts())
+    safety_texts = [p for s in safety_parts for p in _paragraphs(segment._body_lines(s.tokens[1:]))]
+    safety_lines = [s.line for s in safety_parts]
+    intro_paragraphs = _paragraphs(chosen.intro) + [
+        p for s in prep_parts for p in _paragraphs(segment._body_lines(s.tokens[1:]))
     ]
-    whole = normalise(text).lower()
-    category = (
-        "massage"
-        if re.search(r"massage|knead", whole)
-        else ("stretch" if "stretch" in whole else "breathing" if "breath" in whole else "other")
-    )
+    # A short line without a full stop in the intro is a subtitle or a label, not speech.
+    intro_paragraphs = [
+        p for p in intro_paragraphs if len(p.split()) > 6 or p.rstrip("*_ ")[-1:] in ".!?"
+    ]
+    found, intro_paragraphs = _take_safety(intro_paragraphs)
+    safety_texts += found
+    # A safety line at the end of the page, in a section otherwise left out, is still said.
+    for part in skipped:
+        found, _ = _take_safety(_paragraphs(segment._body_lines(part.tokens[1:])))
+        if found:
+            safety_texts += found
+            safety_lines.append(part.line)
+    each_ms = _each_hold(intro_paragraphs + [t for b in blocks for _, t in b.body[:0]])
+    # The opening of a long page tells its category as well as all of it, and quicker.
+    whole = " ".join(t.text for t in toks[:2000])[:100_000]
+    category = _category(title_text, whole)
+    drafts: list[tuple[segment.Block, str, str]] = []
+    for number, block in enumerate(blocks, start=1):
+        paragraphs = _paragraphs(block.body)
+        if block.title:
+            item_title = block.title
+        elif block.label:
+            item_title, first = _split_title(block.label)
+            paragraphs = [first, *_paragraphs(block.body[1:])] if paragraphs else [first]
+        else:
+            item_title = ""
+        found, paragraphs = _take_safety(paragraphs)
+        if found:
+            safety_texts += found
+            safety_lines.append(block.line)
+        if each_ms is None:
+            each_ms = _each_hold(paragraphs) if number == 1 and len(blocks) > 1 else None
+        item_title = _clean_title(item_title) or f"Step {number}"
+        spoken = speakable(" ".join(paragraphs)) if paragraphs else ""
+        drafts.append((block, item_title, spoken or f"{item_title}."))
+    safety = " ".join(speakable(p) for p in safety_texts if speakable(p))
+    safety_source = "article" if safety else "none"
     if category == "massage" and not safety:
-        safety = (
-            "Before you begin: work gently, keep off the spine and any injured area, "
-            "and stop if anything hurts. With a medical condition, ask a health "
-            "professional first."
-        )
+        safety, safety_source = DEFAULT_SAFETY, "default"
+    steps = _make_steps(drafts, each_ms, source)
+    optional = re.compile(r"optional|bonus|advanced|variation|extra", re.IGNORECASE)
+    essential = [s.id for s in steps if not optional.search(s.title)] or [s.id for s in steps]
+    fallback_title = name.replace("-", " ").strip().capitalize() or "Imported routine"
+    key_lines = {"title": title_line, "intro": 1, "outro": blocks[-1].line}
+    key_lines["safety"] = safety_lines[0] if safety_lines else 1
+    routine = Routine(
+        name=name,
+        title=_clean_title(title_text) or fallback_title,
+        steps=tuple(steps),
+        variants={Variant.SHORT: tuple(essential), Variant.FULL: tuple(s.id for s in steps)},
+        source=source,
+        category=category,
+        safety=safety,
+        intro=" ".join(s for s in (speakable(p) for p in intro_paragraphs) if s),
+        outro="That is the end of the session. Take a moment before you get up.",
+        key_lines=key_lines,
+    )
+    # Round trip through the file format: what import writes is what check reads.
+    again = parse_routine(to_toml(routine), source=source, name=name)
+    # Its lines are those of the routine file import would write; point into the article.
+    lines = {step.id: step.line for step in steps}
+    routine = dataclasses.replace(
+        again,
+        steps=tuple(
+            dataclasses.replace(step, line=lines[step.id], duration_line=lines[step.id])
+            for step in again.steps
+        ),
+        key_lines=key_lines,
+    )
+    summary = ImportSummary(
+        structure=chosen.structure,
+        safety_source=safety_source,
+        safety_lines=tuple(sorted(set(safety_lines))) if safety_source == "article" else (),
+        left_out=tuple(LeftOut(s.heading, s.line) for s in skipped),
+        each_hold_ms=each_ms,
+    )
+    return ImportResult(routine, summary)
+
+
+def _clean_title(text: str) -> str:
+    return speakable(PAUSE_MARKER.sub(" ", text)).rstrip(".!?:").strip()
+
+
+def _make_steps(
+    drafts: list[tuple[segment.Block, str, str]], each_ms: int | None, source: str
+) -> list[Step]:
     steps: list[Step] = []
     used: set[str] = set()
     total_ms = 0
-    for number, section in enumerate(steps_found, start=1):
-        heading = section.heading
-        if heading.startswith("\x00"):  # a numbered-list item: title and text in one
-            item_title, rest = _split_title(heading[1:])
-            body = " ".join([rest, *_paragraphs(section.texts())]).strip()
-        else:
-            item_title = heading
-            body = " ".join(_paragraphs(section.texts())).strip()
-        item_title = speakable(PAUSE_MARKER.sub(" ", item_title)).rstrip(".") or f"Step {number}"
-        # The title stands in for a missing text ("Step 3:" alone), even if cleaning empties it.
-        spoken = speakable(body) or speakable(item_title) or f"{item_title}."
+    for number, (block, item_title, spoken) in enumerate(drafts, start=1):
         short = " ".join(sentences(spoken)[:SHORT_SENTENCES])
-        hold = estimate_hold_ms(spoken)
+        own = _explicit_hold_ms(spoken)
+        hold = (
+            own if own is not None else each_ms if each_ms is not None else estimate_hold_ms(spoken)
+        )
         full_ms = _round_to(_speech_ms(spoken) + STEP_OVERHEAD_MS + hold)
         short_ms = _round_to(_speech_ms(short) + STEP_OVERHEAD_MS + hold // 2)
         total_ms += full_ms
@@ -284,7 +458,7 @@ def import_article(text: str, *, source: str, name: str) -> Routine:
                 [
                     Diagnostic(
                         source,
-                        section.line,
+                        block.line,
                         f"the full version lasts over 24 hours by this step (about "
                         f"{format_clock(total_ms)}); split the article or shorten its text",
                     )
@@ -302,49 +476,31 @@ def import_article(text: str, *, source: str, name: str) -> Routine:
                 min(short_ms, full_ms),
                 full_ms,
                 short_text=short if short != spoken else "",
-                line=section.line,
-                duration_line=section.line,
+                line=block.line,
+                duration_line=block.line,
             )
         )
-    optional = re.compile(r"optional|bonus|advanced|variation|extra", re.IGNORECASE)
-    essential = [s.id for s in steps if not optional.search(s.title)] or [s.id for s in steps]
-    fallback_title = name.replace("-", " ").strip().capitalize() or "Imported routine"
-    key_lines = {"title": title.line, "intro": 1, "outro": steps_found[-1].line}
-    safety_lines = [s.line for s in sections if s.kind == "safety"]
-    key_lines["safety"] = safety_lines[0] if safety_lines else 1
-    routine = Routine(
-        name=name,
-        title=speakable(PAUSE_MARKER.sub(" ", title.text)).rstrip(".") or fallback_title,
-        steps=tuple(steps),
-        variants={Variant.SHORT: tuple(essential), Variant.FULL: tuple(s.id for s in steps)},
-        source=source,
-        category=category,
-        safety=safety,
-        intro=" ".join(intro_parts),
-        outro="That is the end of the session. Take a moment before you get up.",
-        key_lines=key_lines,
-    )
-    # Round trip through the file format: what import writes is what check reads.
-    again = parse_routine(to_toml(routine), source=source, name=name)
-    # Its lines are those of the routine file import would write; point into the article.
-    lines = {step.id: step.line for step in steps}
-    return dataclasses.replace(
-        again,
-        steps=tuple(
-            dataclasses.replace(step, line=lines[step.id], duration_line=lines[step.id])
-            for step in again.steps
-        ),
-        key_lines=key_lines,
-    )
+    return steps
 
 
-def _check_pauses(sections: list[_Section], source: str) -> None:
-    """Raise RoutineError for each [pause ...] marker in the spoken sections that is wrong."""
+def _explicit_hold_ms(text: str) -> int | None:
+    """Return the hold a step's own words ask for, or None when they name no time or count."""
+    if re.search(
+        r"(?<!\d)\d+(?:\.\d+)?\s*(?:seconds?|minutes?|times|repetitions|reps|breaths)\b"
+        r"(?!\s+(?:a|per|each)\s+(?:day|week))",
+        text,
+        re.IGNORECASE,
+    ):
+        return estimate_hold_ms(text)
+    return None
+
+
+def _check_pauses(parts: list[list[segment.Line]], source: str) -> None:
+    """Raise RoutineError for each [pause ...] marker in the spoken parts that is wrong."""
     problems = []
-    for section in sections:
-        lines = section.lines
-        if section.heading.startswith("\x00"):  # a numbered item's own line is spoken too
-            lines = [(section.line, section.heading[1:]), *lines]
+    for lines in parts:
+        if not lines:
+            continue
         # A marker may run on to the next line, as the paragraph it is spoken in does.
         text = "\n".join(line for _, line in lines)
         starts = list(itertools.accumulate((len(line) + 1 for _, line in lines[:-1]), initial=0))

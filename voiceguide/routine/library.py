@@ -9,13 +9,14 @@ from importlib import resources
 from pathlib import Path
 
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
-from voiceguide.routine.article import import_article
+from voiceguide.routine.article import ImportResult, read_article
 from voiceguide.routine.format import parse_routine
 from voiceguide.routine.model import Routine
 from voiceguide.textfile import TextFileError, decode
 
 BUILTIN_PACKAGE = "voiceguide.routine.builtin"
-ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text")
+ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm")
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def _read(path: Path, what: str, kind: str) -> str:
@@ -43,8 +44,30 @@ def load_routine_file(path: Path) -> Routine:
 
 def load_article(path: Path) -> Routine:
     """Import a how-to article (plain text or Markdown) as a routine."""
+    return load_article_result(path).routine
+
+
+def load_article_result(path: Path) -> ImportResult:
+    """Import a how-to article as a routine, with the summary of how it was read."""
     text = _read(path, "article", "an article")
-    return import_article(text, source=str(path), name=path.stem)
+    if path.suffix.lower() in HTML_SUFFIXES:
+        from voiceguide.routine.html import html_to_article
+
+        text = html_to_article(text, source=str(path))
+    return read_article(text, source=str(path), name=path.stem)
+
+
+def load_url_result(url: str) -> ImportResult:
+    """Fetch an article from a URL and import it, with the summary of how it was read."""
+    from voiceguide.routine.fetch import fetch
+
+    page = fetch(url)
+    text = page.text
+    if page.is_html:
+        from voiceguide.routine.html import html_to_article
+
+        text = html_to_article(text, source=url)
+    return read_article(text, source=url, name=page.name)
 
 
 def builtin_names() -> list[str]:
@@ -92,6 +115,10 @@ class RoutineLibrary:
             return load_routine_file(self.path_of(spec))
         if spec in builtin_names():
             return load_builtin(spec)
+        from voiceguide.routine.fetch import is_url
+
+        if is_url(spec):
+            return load_url_result(spec).routine
         path = Path(spec)
         if path.suffix.lower() in ARTICLE_SUFFIXES:
             return load_article(path)
