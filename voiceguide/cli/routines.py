@@ -140,7 +140,7 @@ def import_article(
     article: Annotated[Path, typer.Argument(help="A how-to article: plain text or Markdown.")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Routine file to write [default: NAME.toml]."),
+        typer.Option("--output", "-o", help="Routine file to write \\[default: NAME.toml]."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
