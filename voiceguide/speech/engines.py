@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from voiceguide.errors import UsageError
+from voiceguide.errors import SpeechError, UsageError
 from voiceguide.speech.clip import VoiceInfo
 from voiceguide.speech.engine import SpeechEngine
 
@@ -46,10 +46,19 @@ class ListedVoice:
     default: bool
 
 
-def list_voices(voice_dir: Path) -> list[ListedVoice]:
-    """Return every engine's voices; the default voice of the default engine is marked.
+@dataclass(frozen=True)
+class VoiceList:
+    """Every voice that works, and why an engine that does not, does not."""
+
+    voices: tuple[ListedVoice, ...]
+    unavailable: tuple[SpeechError, ...]
+
+
+def list_voices(voice_dir: Path) -> VoiceList:
+    """Return every working engine's voices; the default voice of the default engine is marked.
 
     voice_dir is the folder where extra Piper voices (.onnx + .onnx.json) are looked for.
+    An engine that cannot start is left out and said why; if none can, that is an error.
     """
     from voiceguide.speech import piper
     from voiceguide.speech.system import SystemEngine
@@ -64,8 +73,14 @@ def list_voices(voice_dir: Path) -> list[ListedVoice]:
                 continue
             (info,) = piper.PiperEngine(str(model)).voices()
             found.append(ListedVoice("piper", info, chosen == "piper" and model == default_model))
-    system = SystemEngine()
-    default_id = system.default_voice_id()
-    for info in system.voices():
-        found.append(ListedVoice("system", info, chosen == "system" and info.id == default_id))
-    return found
+    unavailable: list[SpeechError] = []
+    try:
+        system = SystemEngine()
+        default_id = system.default_voice_id()
+        for info in system.voices():
+            found.append(ListedVoice("system", info, chosen == "system" and info.id == default_id))
+    except SpeechError as err:  # espeak-ng missing: the Piper voices still work
+        unavailable.append(err)
+    if not found:
+        raise unavailable[0]
+    return VoiceList(tuple(found), tuple(unavailable))
