@@ -170,3 +170,32 @@ def test_temp_folders_of_killed_processes_are_swept(tmp_path: Path) -> None:
     other.mkdir()
     files.sweep_temp_dirs(tmp_path)
     assert other.is_dir()  # only voiceguide-PID-RANDOM folders are touched
+
+
+def test_a_repair_waits_for_another_and_keeps_the_entry_it_made(tmp_path: Path) -> None:
+    """Two processes repairing one damaged entry: the second keeps the first's, never its own."""
+    import threading
+
+    folder = files.CacheFolder(tmp_path)
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "ab" / "entry").write_bytes(b"damaged")
+
+    def sound(data: bytes) -> bool:
+        return data.startswith(b"sound")
+
+    results: list[bytes | None] = []
+    # Another process is repairing: it holds the folder's lock (flock, on its own descriptor).
+    other = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    repair = threading.Thread(
+        target=lambda: results.append(folder.put("ab/entry", b"sound: mine", sound))
+    )
+    repair.start()
+    repair.join(0.3)
+    assert repair.is_alive()  # it waits for the other repair
+    atomic_write(tmp_path / "ab" / "entry", b"sound: theirs")  # the other's repair lands
+    os.close(other)
+    repair.join(5)
+    assert results == [b"sound: theirs"]  # it goes on with that version
+    assert (tmp_path / "ab" / "entry").read_bytes() == b"sound: theirs"
+    assert folder.problem is None

@@ -299,15 +299,30 @@ class CacheFolder:
             try:
                 atomic_write(target, data, make_parents=True, replace=False)
             except FileExistsError:
-                existing = self.read(name)
-                if existing is not None and sound(existing):
-                    return existing
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target, ignore_errors=True)  # debris; a rename cannot replace it
-                atomic_write(target, data)
+                # Something unsound is in the way: repair it, one process at a time,
+                # so that a repair never replaces the sound entry another just made.
+                with self._repairing():
+                    existing = self.read(name)
+                    if existing is not None and sound(existing):
+                        return existing
+                    if target.is_dir() and not target.is_symlink():
+                        shutil.rmtree(target, ignore_errors=True)  # a rename cannot replace it
+                    atomic_write(target, data)
         except OSError as err:
             self.problem = CacheProblem(self.root, err.strerror or str(err))
         return None
+
+    @contextlib.contextmanager
+    def _repairing(self) -> Iterator[None]:
+        """Hold the folder's repair lock: a file lock on the folder itself, between processes."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)  # repairs are rare and quick: wait our turn
+            yield
+        finally:
+            os.close(fd)  # closing lets the lock go
 
 
 class JsonMemo:
