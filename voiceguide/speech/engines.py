@@ -20,16 +20,22 @@ def default_engine() -> str:
 
 
 def create_engine(
-    name: str, voice: str | None, rate_wpm: int, *, digest_memo: Path | None = None
+    name: str,
+    voice: str | None,
+    rate_wpm: int,
+    *,
+    digest_memo: Path | None = None,
+    model_folder: Path | None = None,
 ) -> SpeechEngine:
     """Create an engine by name ("piper" or "system").
 
-    digest_memo is where the voice files' checksums are remembered between runs.
+    digest_memo is where the voice files' checksums are remembered between runs;
+    model_folder where Piper voices made deterministic are kept (see speech/noise.py).
     """
     if name == "piper":
         from voiceguide.speech.piper import PiperEngine
 
-        return PiperEngine(voice, rate_wpm, digest_memo=digest_memo)
+        return PiperEngine(voice, rate_wpm, digest_memo=digest_memo, model_folder=model_folder)
     if name == "system":
         from voiceguide.speech.system import SystemEngine
 
