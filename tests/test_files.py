@@ -118,3 +118,84 @@ def test_publishing_without_replacing(tmp_path: Path, monkeypatch: pytest.Monkey
                 publish(tmp, target, replace=False)
         assert target.read_bytes() == b"first"
         assert list(tmp_path.iterdir()) == [target]
+
+
+def test_temp_folders_of_killed_processes_are_swept(tmp_path: Path) -> None:
+    """A process killed outright leaves its temp folder; the next run's first one removes it."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    code = (
+        "import sys, time; from voiceguide.files import temp_dir\n"
+        "with temp_dir() as folder:\n"
+        "    (folder / 'clip.wav').write_bytes(b'x')\n"
+        "    print(folder, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+
+    def start() -> tuple[subprocess.Popen[str], Path]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True
+        )
+        assert process.stdout is not None
+        return process, Path(process.stdout.readline().strip())
+
+    def stop(process: subprocess.Popen[str]) -> None:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    killed, left = start()
+    stop(killed)
+    assert left.is_dir()  # SIGKILL: nothing could clean up
+    alive, kept = start()  # its first temp folder sweeps the dead process's
+    try:
+        assert not left.exists()
+        assert kept.is_dir()
+        mine = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from voiceguide.files import temp_dir\nwith temp_dir() as f: print(f)",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert kept.is_dir()  # its process lives: left alone
+        assert mine and not Path(mine).exists()  # removed when its block ended
+    finally:
+        stop(alive)
+    other = tmp_path / "voiceguide-not-ours"
+    other.mkdir()
+    files.sweep_temp_dirs(tmp_path)
+    assert other.is_dir()  # only voiceguide-PID-RANDOM folders are touched
+
+
+def test_a_repair_waits_for_another_and_keeps_the_entry_it_made(tmp_path: Path) -> None:
+    """Two processes repairing one damaged entry: the second keeps the first's, never its own."""
+    import threading
+
+    folder = files.CacheFolder(tmp_path)
+    (tmp_path / "ab").mkdir()
+    (tmp_path / "ab" / "entry").write_bytes(b"damaged")
+
+    def sound(data: bytes) -> bool:
+        return data.startswith(b"sound")
+
+    results: list[bytes | None] = []
+    # Another process is repairing: it holds the folder's lock (flock, on its own descriptor).
+    other = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    repair = threading.Thread(
+        target=lambda: results.append(folder.put("ab/entry", b"sound: mine", sound))
+    )
+    repair.start()
+    repair.join(0.3)
+    assert repair.is_alive()  # it waits for the other repair
+    atomic_write(tmp_path / "ab" / "entry", b"sound: theirs")  # the other's repair lands
+    os.close(other)
+    repair.join(5)
+    assert results == [b"sound: theirs"]  # it goes on with that version
+    assert (tmp_path / "ab" / "entry").read_bytes() == b"sound: theirs"
+    assert folder.problem is None

@@ -37,7 +37,14 @@ def _create_engine(name: str, voice: str | None, rate_wpm: int) -> SpeechEngine:
     """Create a real engine; the voice digests are remembered in the user's cache folder."""
     from voiceguide.speech.engines import create_engine
 
-    return create_engine(name, voice, rate_wpm, digest_memo=user_cache_dir() / "voice-digests.json")
+    cache = user_cache_dir()
+    return create_engine(
+        name,
+        voice,
+        rate_wpm,
+        digest_memo=cache / "voice-digests.json",
+        model_folder=cache / "voices",
+    )
 
 
 def _open_output(backend: str, device: str) -> AudioOutput:

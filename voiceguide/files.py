@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,55 @@ def temp_beside(target: Path, suffix: str = ".part") -> Iterator[Path]:
         with contextlib.suppress(OSError):
             path.unlink()  # gone already once published
         os.close(fd)
+
+
+# voiceguide's own folders in the system temp folder: voiceguide-PID-RANDOM.
+_TEMP_DIR = re.compile(r"voiceguide-(\d{1,10})-[0-9a-f]{8}")
+
+
+def sweep_temp_dirs(parent: Path) -> list[Path]:
+    """Remove voiceguide's temp folders in parent whose process has died; return them."""
+    removed: list[Path] = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for path in entries:
+        found = _TEMP_DIR.fullmatch(path.name)
+        if found is None or _alive(int(found.group(1))) or path.is_symlink():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+_swept: set[Path] = set()
+
+
+@contextlib.contextmanager
+def temp_dir() -> Iterator[Path]:
+    """Create a private folder in the system temp folder, for the block.
+
+    Its name holds this process's id, so a process killed outright (SIGKILL)
+    leaves a folder that the next one recognises and removes: the first
+    temp_dir of every process sweeps those (see sweep_temp_dirs).
+    """
+    parent = Path(tempfile.gettempdir())
+    if parent not in _swept:
+        _swept.add(parent)
+        sweep_temp_dirs(parent)
+    while True:
+        path = parent / f"voiceguide-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        break
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _AT_FDCWD = -100
@@ -249,15 +299,30 @@ class CacheFolder:
             try:
                 atomic_write(target, data, make_parents=True, replace=False)
             except FileExistsError:
-                existing = self.read(name)
-                if existing is not None and sound(existing):
-                    return existing
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target, ignore_errors=True)  # debris; a rename cannot replace it
-                atomic_write(target, data)
+                # Something unsound is in the way: repair it, one process at a time,
+                # so that a repair never replaces the sound entry another just made.
+                with self._repairing():
+                    existing = self.read(name)
+                    if existing is not None and sound(existing):
+                        return existing
+                    if target.is_dir() and not target.is_symlink():
+                        shutil.rmtree(target, ignore_errors=True)  # a rename cannot replace it
+                    atomic_write(target, data)
         except OSError as err:
             self.problem = CacheProblem(self.root, err.strerror or str(err))
         return None
+
+    @contextlib.contextmanager
+    def _repairing(self) -> Iterator[None]:
+        """Hold the folder's repair lock: a file lock on the folder itself, between processes."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)  # repairs are rare and quick: wait our turn
+            yield
+        finally:
+            os.close(fd)  # closing lets the lock go
 
 
 class JsonMemo:

@@ -45,7 +45,7 @@ from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
 from voiceguide.sinks.player import Tones
 from voiceguide.speech.clip import Clip
-from voiceguide.speech.engines import ListedVoice, list_voices
+from voiceguide.speech.engines import VoiceList, list_voices
 from voiceguide.speech.library import SpeechLibrary
 from voiceguide.spoken import DEFAULT_RATE_WPM, estimate_ms
 from voiceguide.timeline.compile import compile_timeline
@@ -115,8 +115,8 @@ def ambiences() -> dict[str, str]:
     return dict(music.BUILTIN)
 
 
-def voices(voice_dir: Path) -> list[ListedVoice]:
-    """Return every engine's voices (extra Piper voices from voice_dir)."""
+def voices(voice_dir: Path) -> VoiceList:
+    """Return every working engine's voices (extra Piper voices from voice_dir)."""
     return list_voices(voice_dir)
 
 

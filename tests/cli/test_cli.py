@@ -172,3 +172,16 @@ def test_every_exit_code_is_documented_in_the_readme() -> None:
     readme = (Path(cli.__file__).parents[2] / "README.md").read_text()
     for code in ExitCode:
         assert f"| {int(code)} |" in readme, code
+
+
+@pytest.mark.parametrize("command", ["show", "play", "export", "import", "config", "check"])
+def test_help_texts_show_their_defaults_without_a_stray_space(
+    runner: CliRunner, command: str
+) -> None:
+    # Rich reads "[default: 150]" in a help text as markup and drops it, leaving "minute ."
+    result = runner.invoke(app, [command, "--help"], env={"TERMINAL_WIDTH": "200"})
+    assert result.exit_code == 0, result.output
+    assert not re.search(r"\S \.(\s|$)", result.stdout), result.stdout
+    if command in ("show", "play", "export"):
+        assert "per minute [default: 150]." in result.stdout
+        assert "(espeak-ng) [default: piper if installed]." in result.stdout

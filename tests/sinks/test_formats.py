@@ -244,3 +244,23 @@ def test_export_usage_errors(
     assert result.exit_code == ExitCode.USAGE, result.output
     assert message in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".wav"])
+def test_id3_chapters_are_stored_in_time_order(
+    suffix: str, tmp_path: Path, runner: CliRunner, fake_env: Environment
+) -> None:
+    """A player that ignores the table of contents lists chapters in the order stored."""
+    target = tmp_path / f"lower-back{suffix}"
+    args = ["export", "lower-back", "--short", "-o", str(target)]
+    assert runner.invoke(app, args, obj=fake_env).exit_code == 0
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_chapters", "-of", "json", str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    stored = [(float(c["start_time"]), c["tags"]["title"]) for c in json.loads(out)["chapters"]]
+    assert len(stored) == 7  # the introduction, the short version's 5 steps, the closing
+    assert stored == sorted(stored), stored
+    assert stored[0][1] == "Introduction" and stored[-1][1] == "Closing"

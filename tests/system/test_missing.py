@@ -60,6 +60,15 @@ def test_no_espeak_is_one_line_naming_the_package() -> None:
     assert result.stdout == ""
 
 
+def test_voices_without_espeak_lists_the_piper_voices_and_says_what_is_missing() -> None:
+    result = voiceguide_cli(["voices"], python=["-c", WITHOUT_ESPEAK_LIBRARY])
+    assert result.returncode == ExitCode.OK, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert rows and all(row[1] == "piper" for row in rows if row[0] == "*")
+    assert [row[0] for row in rows] == ["*", *(["piper"] * (len(rows) - 1))]
+    assert result.stderr.splitlines() == ["warning: " + ESPEAK_MISSING.removeprefix("error: ")]
+
+
 @needs_private_mounts
 def test_no_espeak_library_on_disk(tmp_path: Path) -> None:
     # The library's file (each name it has) reads as empty, as if it were not there.

@@ -25,12 +25,14 @@ from voiceguide.speech.clip import Clip
 CLIP_FADE_IN_MS = 5
 CLIP_FADE_OUT_MS = 15
 WINDOW_FRAMES = 441  # 10 ms: the resolution of the energy profiles
-ANALYSIS_VERSION = 6
+ANALYSIS_VERSION = 8  # bump when prepare_line changes: lines are compressed, then measured
 LOSS_STEP_DB = 2.0  # the limiter's loudness loss is measured every 2 dB of overshoot
 LOSS_STEPS = 10  # up to 18 dB over the ceiling
 LOSS_PIECE = 49  # frames: the resolution the limiter's cost is worked out at
 VOICE_REFERENCE_LUFS = -23.0  # every clip is levelled to this before the session gain
 CHIME_BELOW_VOICE_DB = 8.0
+COMPRESS_ABOVE_LOUDNESS_DB = 8.0  # a line's peaks more than this above its loudness
+COMPRESS_RATIO = 2.5  # chosen with scripts/dynamics: 2:1 left the limiter 1.4 dB at p95
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -49,6 +51,27 @@ def _audio_segment() -> Any:
         from pydub import AudioSegment
 
     return AudioSegment
+
+
+def prepare_line(clip: Clip) -> FloatArray:
+    """Return a spoken line prepared (see prepare), then gently compressed.
+
+    Speech peaks 18 to 20 dB above its loudness, the target leaves 14.5 dB to
+    the ceiling, and a limiter doing the rest works on nearly every syllable
+    (3.2 dB on a Piper line's loudest peak, as the median). A slow 2.5:1
+    compressor above a threshold set from the line's own loudness brings the
+    peaks down first; the limiter is left the rare ones (scripts/dynamics).
+    """
+    audio = prepare(clip)
+    if len(audio) == 0:
+        return audio
+    loudness = levels.loudness(audio, SAMPLE_RATE)
+    if not math.isfinite(loudness):
+        return audio
+    threshold = levels.from_db(loudness + COMPRESS_ABOVE_LOUDNESS_DB)
+    peaks = levels.peak_envelope(audio)  # true peaks: what the limiter would see
+    gain = levels.compressor_gain(peaks, SAMPLE_RATE, threshold=threshold, ratio=COMPRESS_RATIO)
+    return (audio * gain).astype(np.float32)
 
 
 def prepare(clip: Clip) -> FloatArray:

@@ -256,3 +256,50 @@ def limit(
     if peaks.max() <= ceiling:
         return samples
     return (samples * limiter_gain(peaks, ceiling, rate)).astype(np.float32)
+
+
+def sliding_max(values: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.float64]:
+    """Return the maximum over a centred window of `size` (odd) at each position."""
+    return -sliding_min(-values, size)
+
+
+def compressor_gain(
+    peaks: npt.NDArray[np.float64],
+    rate: int,
+    *,
+    threshold: float,
+    ratio: float = 2.0,
+    attack_ms: int = 10,
+    release_ms: int = 150,
+    step_ms: int = 1,
+) -> npt.NDArray[np.float64]:
+    """Return the gain (linear, per sample) of a gentle compressor, from a signal's peak envelope.
+
+    Above threshold (linear), the level rises 1/ratio as fast as the input.
+    The reduction is planned, not detected: it builds up over the attack_ms
+    before a loud stretch (so a peak gets all of it) and fades exponentially
+    over release_ms after it, worked out on step_ms pieces.
+    """
+    frames = len(peaks)
+    step = max(rate * step_ms // 1000, 1)
+    pieces = -(-frames // step)
+    padded = np.zeros(pieces * step)
+    padded[:frames] = peaks
+    loudest = padded.reshape(pieces, step).max(axis=1)
+    over = 20 * np.log10(np.maximum(loudest, 1e-12) / threshold)
+    wanted = np.maximum(over, 0.0) * (1 - 1 / ratio)  # dB of reduction
+    if not wanted.any():
+        return np.ones(frames)
+    decay = math.exp(-step_ms / release_ms)
+    held = np.empty(pieces)
+    level = 0.0
+    for index, value in enumerate(wanted.tolist()):  # release, piece by piece
+        level = max(value, level * decay)
+        held[index] = level
+    # Attack, as the limiter does it: spread each reduction over the attack
+    # time both ways, then smooth; the mean of that window at a piece is never
+    # less than the piece's own reduction.
+    width = max(attack_ms // step_ms, 1)
+    reduction = moving_average(sliding_max(held, 2 * width + 1), width)
+    centres = (np.arange(pieces) + 0.5) * step
+    return np.power(10.0, -np.interp(np.arange(frames), centres, reduction) / 20)

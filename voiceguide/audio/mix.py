@@ -34,7 +34,7 @@ from voiceguide.audio.analysis import (
     analyse,
     measure_bed,
     measure_chime,
-    prepare,
+    prepare_line,
 )
 from voiceguide.audio.format import SAMPLE_RATE, ms_to_frames
 from voiceguide.audio.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
@@ -149,7 +149,7 @@ class MixPlanner:
         # when the renderer reaches it, which on a cold cache can be a dozen lines
         # later: the peak envelopes (float32, 1.8 MB per 10 s) are kept that long,
         # since they cost more to make again than the rest of the line's work.
-        self._prepared = _Recent(lambda text: prepare(self.speech(text)), keep=4)
+        self._prepared = _Recent(lambda text: prepare_line(self.speech(text)), keep=4)
         self._peaks = _Recent(
             lambda text: levels.peak_envelope(self._prepared.get_or_make(text)).astype(np.float32),
             keep=24,

@@ -56,12 +56,12 @@ def export(
     file_format: Annotated[
         str | None,
         typer.Option(
-            "--format", help="mp3, m4a, m4b, ogg, opus, flac or wav [default: by extension]."
+            "--format", help="mp3, m4a, m4b, ogg, opus, flac or wav \\[default: by extension]."
         ),
     ] = None,
     bitrate: Annotated[
         str | None,
-        typer.Option("--bitrate", help="For lossy formats, e.g. 128k [default: per format]."),
+        typer.Option("--bitrate", help="For lossy formats, e.g. 128k \\[default: per format]."),
     ] = None,
     transcript: Annotated[
         bool, typer.Option("--transcript", help="Also write a WebVTT transcript beside it.")

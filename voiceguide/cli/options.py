@@ -23,14 +23,14 @@ Minutes = Annotated[
 Rate = Annotated[
     int | None,
     typer.Option(
-        "--rate", help="Speaking rate in words per minute [default: 150].", min=60, max=400
+        "--rate", help="Speaking rate in words per minute \\[default: 150].", min=60, max=400
     ),
 ]
 Engine = Annotated[
     str | None,
     typer.Option(
         "--engine",
-        help="Speech engine: piper (neural) or system (espeak-ng) [default: piper if installed].",
+        help="Speech engine: piper (neural) or system (espeak-ng) \\[default: piper if installed].",
     ),
 ]
 Voice = Annotated[
@@ -51,7 +51,7 @@ MusicVolume = Annotated[
     float | None,
     typer.Option(
         "--music-volume",
-        help="The bed's level in holds, in dB relative to the voice [default: -12].",
+        help="The bed's level in holds, in dB relative to the voice \\[default: -12].",
         min=-40.0,
         max=0.0,
     ),

@@ -146,7 +146,7 @@ def import_article(
     ],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Routine file to write [default: NAME.toml]."),
+        typer.Option("--output", "-o", help="Routine file to write \\[default: NAME.toml]."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     as_json: Annotated[

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from voiceguide.cli.core import guarded, run_of
+from voiceguide.cli.core import guarded, run_of, stderr
 from voiceguide.cli.options import Engine, Music, MusicVolume, Rate, Voice
 from voiceguide.config import Overrides
 
@@ -14,7 +14,8 @@ def voices(ctx: typer.Context) -> None:
     """List every engine's voices; * marks the one used by default."""
     from voiceguide.pipeline import voices as list_voices
 
-    listed = list_voices(run_of(ctx).env.voices_folder())
+    found = list_voices(run_of(ctx).env.voices_folder())
+    listed = found.voices
     width = max(len(v.voice.name) for v in listed)
     typer.echo(f"  {'engine':<7} {'name':<{width}}  {'language':<10} voice")
     for item in listed:
@@ -23,6 +24,8 @@ def voices(ctx: typer.Context) -> None:
         typer.echo(
             f"{mark} {item.engine:<7} {item.voice.name:<{width}}  {language:<10} {item.voice.id}"
         )
+    for problem in found.unavailable:
+        stderr(f"warning: {problem}")
 
 
 @guarded

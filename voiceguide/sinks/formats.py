@@ -7,7 +7,6 @@ import functools
 import json
 import math
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 
 from voiceguide.audio.format import CHANNELS, SAMPLE_RATE, find_ffmpeg
 from voiceguide.errors import UsageError
-from voiceguide.files import JsonMemo
+from voiceguide.files import JsonMemo, temp_dir
 
 
 @dataclass(frozen=True)
@@ -98,8 +97,8 @@ def _measure_codec_gain(ffmpeg: str, fmt: Format, bitrate: str | None, suffix: s
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     tone = np.round(3277 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
     pcm = np.repeat(tone[:, None], CHANNELS, axis=1).tobytes()
-    with tempfile.TemporaryDirectory(prefix="voiceguide-") as folder:
-        encoded = Path(folder) / f"probe{suffix}"
+    with temp_dir() as folder:
+        encoded = folder / f"probe{suffix}"
         subprocess.run(
             [
                 ffmpeg,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voiceguide.timeline.model import Kind, Timeline
 from voiceguide.units import format_clock
@@ -144,6 +145,23 @@ def _id3(tags: Tags) -> list[object]:
     return frames
 
 
+def _in_added_order(id3: Any) -> None:
+    """Make an ID3 tag write its frames in the order they were added.
+
+    mutagen sorts the frames it writes by size, so CHAP frames come out
+    shuffled (Closing, Kneading, Introduction, ...) and a player that reads
+    them without the CTOC lists the chapters in that order. The frames are
+    added in time order, so writing them as added keeps it. This replaces
+    mutagen's private ID3._write (stable since mutagen 1.31) for this tag only.
+    """
+    from mutagen.id3._tags import save_frame
+
+    def write(config: Any) -> bytes:
+        return b"".join(save_frame(frame, config=config) for frame in id3.values())
+
+    id3._write = write
+
+
 def write_tags(path: Path, suffix: str, tags: Tags) -> None:
     """Write tags (and, except for MP4, chapters) into an encoded file."""
     if suffix in (".mp3", ".wav"):
@@ -160,6 +178,7 @@ def write_tags(path: Path, suffix: str, tags: Tags) -> None:
         assert id3 is not None
         for frame in _id3(tags):
             id3.add(frame)
+        _in_added_order(id3)
         if suffix == ".wav":
             wave.save()
         else:

@@ -17,6 +17,7 @@ import numpy as np
 
 from voiceguide.errors import RateOutOfRangeError, SpeechError
 from voiceguide.files import JsonMemo
+from voiceguide.speech import noise
 from voiceguide.speech.clip import Clip, VoiceInfo, plain_text
 from voiceguide.spoken import DEFAULT_RATE_WPM
 
@@ -81,7 +82,9 @@ class PiperEngine:
         rate_wpm: int = DEFAULT_RATE_WPM,
         *,
         digest_memo: Path | None = None,
+        model_folder: Path | None = None,
     ) -> None:
+        """digest_memo remembers voice files' checksums; model_folder keeps the seeded models."""
         if not 60 <= rate_wpm <= 400:
             raise RateOutOfRangeError(rate_wpm)
         import importlib.util
@@ -100,8 +103,10 @@ class PiperEngine:
             if not needed.is_file():
                 raise SpeechError(f"{needed}: no such Piper voice file")
         self.digest_memo = digest_memo
+        self.model_folder = model_folder
         self.threads: int | None = None  # onnxruntime's own choice
         self._voice: Any = None
+        self._session: noise.SeededSession | None = None
         self._identity: str | None = None
 
     def single_threaded(self) -> None:
@@ -114,7 +119,9 @@ class PiperEngine:
             digest = _file_digest(self.model, self.digest_memo)
             # The length_scale is in the key too, so a new rate mapping misses old clips.
             scale = length_scale(self.rate_wpm)
-            self._identity = f"piper|{digest}|{self.rate_wpm}|{scale:.4f}"
+            self._identity = (
+                f"piper|{digest}|{self.rate_wpm}|{scale:.4f}|noise{noise.NOISE_VERSION}"
+            )
         return self._identity
 
     def _load(self) -> Any:
@@ -141,11 +148,20 @@ class PiperEngine:
                 options.inter_op_num_threads = 1
             try:
                 config = json.loads(self.config_path.read_text(encoding="utf-8"))
-                session = onnxruntime.InferenceSession(
-                    str(self.model), sess_options=options, providers=["CPUExecutionProvider"]
+                # The same line, rate and voice give the same audio: see noise.py.
+                model = noise.seeded_model(
+                    self.model, self.identity.split("|")[1], self.model_folder
                 )
-                self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(config))
-            except Exception as err:  # onnxruntime and piper raise many kinds
+                session = onnxruntime.InferenceSession(
+                    str(model) if isinstance(model, Path) else model,
+                    sess_options=options,
+                    providers=["CPUExecutionProvider"],
+                )
+                self._session = noise.SeededSession(session)
+                self._voice = PiperVoice(
+                    session=self._session, config=PiperConfig.from_dict(config)
+                )
+            except Exception as err:  # onnxruntime, onnx and piper raise many kinds
                 raise SpeechError(f"{self.model}: cannot load this Piper voice ({err})") from None
         return self._voice
 
@@ -161,6 +177,8 @@ class PiperEngine:
         from piper import SynthesisConfig
 
         voice = self._load()
+        assert self._session is not None  # made with the voice
+        self._session.seed = noise.seed_of(self.identity, text)
         # No per-sentence peak normalisation: the mix levels the whole session.
         config = SynthesisConfig(length_scale=length_scale(self.rate_wpm), normalize_audio=False)
         chunks = [chunk.audio_float_array for chunk in voice.synthesize(plain_text(text), config)]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tempfile
 import wave
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from voiceguide.errors import RateOutOfRangeError, SpeechError
+from voiceguide.files import temp_dir
 from voiceguide.speech.clip import Clip, VoiceInfo, plain_text
 from voiceguide.spoken import DEFAULT_RATE_WPM
 
@@ -97,8 +96,8 @@ class SystemEngine:
 
     def synthesize(self, text: str) -> Clip:
         engine = self._driver()
-        with tempfile.TemporaryDirectory(prefix="voiceguide-") as folder:
-            path = Path(folder) / "clip.wav"
+        with temp_dir() as folder:
+            path = folder / "clip.wav"
             # The espeak driver prints "Audio saved to ..." on stdout; keep it quiet.
             with contextlib.redirect_stdout(io.StringIO()):
                 engine.save_to_file(plain_text(text), str(path))
