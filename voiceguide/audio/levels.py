@@ -191,9 +191,17 @@ def from_db(db: float) -> float:
 def peak_envelope(samples: FloatArray) -> npt.NDArray[np.float64]:
     """Return, for each sample of a mono signal, the largest true (4x oversampled) peak near it."""
     signal = np.asarray(samples, dtype=np.float64)
-    upsampled = np.abs(upsample(signal, OVERSAMPLE))
-    peaks = upsampled.reshape(len(signal), OVERSAMPLE).max(axis=1)
-    return np.asarray(np.maximum(peaks, np.abs(signal)), dtype=np.float64)
+    peaks = np.abs(signal)
+    if len(signal) == 0:
+        return peaks
+    # upsample's phases one at a time, never the whole 4x signal (32 bytes a sample).
+    kernel = _interpolation_filter(OVERSAMPLE)
+    delay = (len(kernel) - 1) // 2
+    for phase in range(OVERSAMPLE):
+        q, r = divmod(phase + delay, OVERSAMPLE)
+        branch = np.convolve(signal, kernel[r::OVERSAMPLE])[q : q + len(signal)]
+        np.maximum(peaks, np.abs(branch), out=peaks)
+    return peaks
 
 
 def sliding_min(values: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.float64]:
