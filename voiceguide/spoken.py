@@ -60,3 +60,38 @@ def estimate_ms(text: str, rate_wpm: int = DEFAULT_RATE_WPM) -> int:
     """Estimate how long text takes to say, before it is synthesized."""
     words = len(text.split())
     return round(words * 60_000 / rate_wpm) + SENTENCE_ESTIMATE_MS * len(sentences(text))
+
+
+NUMBER_WORDS = [  # 0 to 19, spelled out
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> str:
+    """Spell out 0..99 in words (larger numbers stay digits)."""
+    if 0 <= n < 20:
+        return NUMBER_WORDS[n]
+    if 20 <= n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (f"-{NUMBER_WORDS[ones]}" if ones else "")
+    return str(n)

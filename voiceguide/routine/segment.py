@@ -14,26 +14,11 @@ import re
 from dataclasses import dataclass, field
 
 from voiceguide.routine.cleanup import normalise
+from voiceguide.spoken import NUMBER_WORDS
 
 Line = tuple[int, str]  # (line number in the article, text)
 
-_NUMBER_WORDS = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-]
+_NUMBER_WORDS = NUMBER_WORDS[1:16]  # one to fifteen
 _ORDINAL_WORDS = [
     "first",
     "second",

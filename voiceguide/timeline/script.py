@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from voiceguide.routine.model import Routine, Variant
-from voiceguide.spoken import PAUSE_MARKER, parse_pause, sentences
+from voiceguide.spoken import PAUSE_MARKER, number_words, parse_pause, sentences
 
 # Pacing, in milliseconds. Chosen by ear for a slow, calm session.
 LEAD_IN_MS = 800  # silence before the first word
@@ -76,41 +76,6 @@ def announcement(number: int, count: int, title: str) -> str:
 def title_line(routine: Routine) -> str:
     title = routine.title.strip()
     return title if title.endswith((".", "!", "?")) else title + "."
-
-
-_NUMBERS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def number_words(n: int) -> str:
-    """Spell out 0..99 in words (larger numbers stay digits)."""
-    if 0 <= n < 20:
-        return _NUMBERS[n]
-    if 20 <= n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f"-{_NUMBERS[ones]}" if ones else "")
-    return str(n)
 
 
 def lead_in_text(lead_in_ms: int) -> str:
