@@ -29,7 +29,7 @@ def parse_pause(spec: str | None) -> int:
     """Return the length of a pause marker's duration ("3s"; None for the default)."""
     if spec is None or not spec.strip():
         return DEFAULT_PAUSE_MS
-    ms = parse_duration(spec)
+    ms = parse_duration(" ".join(spec.split()))  # a marker may break across lines
     if not 0 < ms <= MAX_PAUSE_MS:
         raise ValueError(f"{quote(spec)} must be more than zero and at most 10 minutes")
     return ms

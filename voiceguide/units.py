@@ -6,9 +6,11 @@ import re
 
 from voiceguide.textfile import quote
 
+# Spaces and tabs may stand around the parts, never a line break ("45s\n" is not a
+# duration: $ would let one through at the end, so the pattern ends with \Z).
 _DURATION = re.compile(
-    r"^\s*(?:(?P<h>\d+(?:\.\d+)?)\s*h)?\s*(?:(?P<m>\d+(?:\.\d+)?)\s*m(?!s))?"
-    r"\s*(?:(?P<s>\d+(?:\.\d+)?)\s*s)?\s*(?:(?P<ms>\d+)\s*ms)?\s*$"
+    r"^[ \t]*(?:(?P<h>\d+(?:\.\d+)?)[ \t]*h)?[ \t]*(?:(?P<m>\d+(?:\.\d+)?)[ \t]*m(?!s))?"
+    r"[ \t]*(?:(?P<s>\d+(?:\.\d+)?)[ \t]*s)?[ \t]*(?:(?P<ms>\d+)[ \t]*ms)?[ \t]*\Z"
 )
 
 # No session, routine or duration lasts longer than a day.

@@ -117,3 +117,23 @@ def test_routine_error_sorts_problems_by_line() -> None:
     lines = [p.line or 0 for p in caught.value.problems]
     assert lines == sorted(lines)
     assert len(lines) >= 3
+
+
+def test_a_duration_is_one_line() -> None:
+    """Spaces and tabs may stand around a duration's parts; a line break may not."""
+    from voiceguide.spoken import parse_pause
+    from voiceguide.units import parse_duration
+
+    assert [parse_duration(t) for t in (" 45 s ", "\t2m\t", "1m 30s")] == [45_000, 120_000, 90_000]
+    for text in ("45s\n", "\n45s", "4\n5s", "1m\n30s"):
+        with pytest.raises(ValueError, match="is not a duration"):
+            parse_duration(text)
+    assert parse_pause("3s\n") == 3000  # a [pause] marker may break across lines
+    with pytest.raises(RoutineError) as caught:
+        parse_routine(
+            'title = "T"\n[variants]\nshort = ["a"]\nfull = ["a"]\n'
+            '[[steps]]\nid = "a"\ntitle = "A"\ntext = "Go."\nduration = "45s\\n"\n',
+            source="t.toml",
+            name="t",
+        )
+    assert [p.line for p in caught.value.problems] == [9]
