@@ -29,7 +29,9 @@ def parse_pause(spec: str | None) -> int:
     """Return the length of a pause marker's duration ("3s"; None for the default)."""
     if spec is None or not spec.strip():
         return DEFAULT_PAUSE_MS
-    ms = parse_duration(" ".join(spec.split()))  # a marker may break across lines
+    if "\n" in spec:  # a marker may break across lines
+        spec = " ".join(spec.split())
+    ms = parse_duration(spec)
     if not 0 < ms <= MAX_PAUSE_MS:
         raise ValueError(f"{quote(spec)} must be more than zero and at most 10 minutes")
     return ms
@@ -38,16 +40,18 @@ def parse_pause(spec: str | None) -> int:
 def pause_problems(text: str) -> list[tuple[int, str]]:
     """Return each [pause ...] marker in text that is wrong: where it starts, and what to say."""
     problems = []
+    said: dict[str, str | None] = {}  # each distinct marker is judged once
     for marker in PAUSE_MARKER.finditer(text):
-        try:
-            parse_pause(marker.group(1))
-        except ValueError as err:
-            problems.append(
-                (
-                    marker.start(),
-                    f"pause marker {quote(marker.group(0))}: {err}; write it like [pause 3s]",
-                )
-            )
+        written = marker.group(0)
+        if written not in said:
+            try:
+                parse_pause(marker.group(1))
+                said[written] = None
+            except ValueError as err:
+                said[written] = f"pause marker {quote(written)}: {err}; write it like [pause 3s]"
+        problem = said[written]
+        if problem is not None:
+            problems.append((marker.start(), problem))
     return problems
 
 

@@ -26,7 +26,7 @@ from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock
 
 if TYPE_CHECKING:
-    from voiceguide.routine.article import ImportResult
+    from voiceguide.routine.summary import ImportResult
 
 
 @guarded

@@ -14,13 +14,20 @@ import bisect
 import dataclasses
 import itertools
 import re
-from dataclasses import dataclass
 
 from voiceguide.errors import Diagnostic, RoutineError
-from voiceguide.routine import segment
+from voiceguide.routine import segment, shapes, tokens
 from voiceguide.routine.cleanup import speakable
 from voiceguide.routine.format import parse_routine, to_toml
+from voiceguide.routine.holds import (
+    category_of,
+    each_hold,
+    estimate_hold_ms,
+    explicit_hold_ms,
+    round_to,
+)
 from voiceguide.routine.model import MAX_STEPS, Routine, Step, Variant
+from voiceguide.routine.summary import ImportResult, ImportSummary, LeftOut
 from voiceguide.spoken import PAUSE_MARKER, estimate_ms, parse_pause, pause_problems, sentences
 from voiceguide.units import MAX_SESSION_MS, format_clock
 
@@ -32,85 +39,8 @@ DEFAULT_SAFETY = (
     "professional first."
 )
 
-_HOLD = re.compile(
-    r"\bhold|stretch|massage|knead|rub|press|circle|breathe|relax|rest|repeat\b", re.I
-)
-_SETUP = re.compile(r"\b(lie|sit|stand|kneel|get into|position|place|prepare|warm)\b", re.I)
 
-
-def estimate_hold_ms(text: str) -> int:
-    """Guess how long a step's hold should be from what it asks for."""
-    times: list[float] = []
-    if not re.search(r"\d", text):
-        return _hold_without_numbers(text)
-    # (?<!\d): try each run of digits once, not from each of its digits (quadratic).
-    found = re.findall(r"(?<!\d)(\d+(?:\.\d+)?)\s*(seconds?|minutes?)", text, re.IGNORECASE)
-    for amount, unit in found:
-        times.append(float(amount) * (60_000 if unit.lower().startswith("minute") else 1000))
-    # "3 times a day" is how often to do the routine, not a count within the step.
-    reps = [
-        float(r)
-        for r in re.findall(
-            r"(?<!\d)(\d+)\s*(?:times|repetitions|breaths|reps)\b(?!\s+(?:a|per|each)\s+(?:day|week))",
-            text,
-            re.IGNORECASE,
-        )
-    ]
-    # "3 sets of 10 repetitions" is thirty.
-    for sets, each in re.findall(
-        r"(?<!\d)(\d{1,2})\s*sets?\s+of\s+(\d{1,3})\b", text, re.IGNORECASE
-    ):
-        reps = [float(sets) * float(each)]
-    if times:
-        hold = max(times)
-    elif reps:
-        # float, not int: int() refuses numbers of more than 4300 digits.
-        hold = min(reps) * 5000.0
-    else:
-        return _hold_without_numbers(text)
-    return int(min(hold, 10 * 60_000))
-
-
-def _hold_without_numbers(text: str) -> int:
-    if _HOLD.search(text):
-        return 45_000
-    if _SETUP.search(text):
-        return 15_000
-    return 30_000
-
-
-def _round_to(ms: int, step: int = 5000) -> int:
-    return max(step, -(-ms // step) * step)
-
-
-@dataclass(frozen=True)
-class LeftOut:
-    """A section of the article that is not spoken."""
-
-    heading: str
-    line: int
-
-
-@dataclass(frozen=True)
-class ImportSummary:
-    """Say what the importer understood: the structure, where safety came from, what it left."""
-
-    structure: str  # "numbered list", "headings", ...
-    safety_source: str  # "article", "default" or "none"
-    safety_lines: tuple[int, ...]
-    left_out: tuple[LeftOut, ...]
-    each_hold_ms: int | None  # set by "Hold each pose for 90 seconds", when the article says so
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    """A routine imported from an article, and the summary of how it was read."""
-
-    routine: Routine
-    summary: ImportSummary
-
-
-def _paragraphs(lines: list[segment.Line]) -> list[str]:
+def _paragraphs(lines: list[shapes.Line]) -> list[str]:
     text = "\n".join(t for _, t in lines).strip()
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
 
@@ -201,7 +131,7 @@ _CUT_BEFORE = {
 def _phrase_title(text: str) -> str:
     """Return a step title from its opening words: the verb and its object, at a phrase boundary."""
     text = re.sub(r"^(?:step\s+\d+\s+of\s+\d+[.:]?\s*)", "", text, flags=re.I)
-    text = segment._ORDINAL_START.sub("", text).strip(" ,:")
+    text = shapes._ORDINAL_START.sub("", text).strip(" ,:")
     clause = re.split(r"[,;:.!?()]|\s[-–—]\s", text)[0]
     words: list[str] = []
     for word in clause.split():
@@ -249,7 +179,7 @@ def _take_safety(paragraphs: list[str]) -> tuple[list[str], list[str]]:
     for paragraph in paragraphs:
         rest = []
         for sentence in sentences(paragraph):
-            if segment.is_safety(sentence):
+            if shapes.is_safety(sentence):
                 safe.append(
                     re.sub(
                         r"^(\*\*|__)?(caution|warning|important|note)\s*[:!]\s*(\*\*|__)?\s*",
@@ -267,42 +197,6 @@ def _take_safety(paragraphs: list[str]) -> tuple[list[str], list[str]]:
     return safe, kept
 
 
-_EACH = re.compile(
-    r"\b(?:hold|stay in|keep|repeat|do|perform|practise|practice)\s+each\b[^.!?]*", re.IGNORECASE
-)
-
-
-def _each_hold(texts: list[str]) -> int | None:
-    """Return the hold an instruction stated once for every step sets, if there is one."""
-    for text in texts:
-        for found in _EACH.finditer(text):
-            phrase = speakable(found.group(0)[:300])
-            if re.search(r"\d", phrase):
-                return estimate_hold_ms(phrase)
-    return None
-
-
-_CATEGORY_WORDS = {
-    "massage": r"massag\w*|knead\w*|self-massage|foam roll\w*|trigger point|acupressure|rub\b",
-    "stretch": r"stretch\w*|pose|yoga|exercise|physio\w*|reps?\b|repetitions|sets?\b|mobility|"
-    r"strength\w*|knee|hip|spine|lumbar|hamstring|posture",
-    "breathing": r"breathing|breathwork|inhale|exhale|breath\b|pranayama|4-7-8|box breath",
-    "relaxation": r"relax\w*|progressive muscle|tense|body scan|sleep|calm|unwind|visuali[sz]\w*|"
-    r"meditat\w*|mindful\w*",
-}
-
-
-def _category(title: str, body: str) -> str:
-    """Return the category the article's words point to most, its title counting most."""
-    title = title[:300]
-    scores = {}
-    for name, words in _CATEGORY_WORDS.items():
-        pattern = re.compile(words, re.IGNORECASE)
-        scores[name] = 8 * len(pattern.findall(title)) + len(pattern.findall(body))
-    best = max(scores, key=lambda k: scores[k])
-    return best if scores[best] > 0 else "other"
-
-
 def import_article(text: str, *, source: str, name: str) -> Routine:
     """Turn an article into a validated Routine, or raise RoutineError saying why not."""
     return read_article(text, source=source, name=name).routine
@@ -313,9 +207,9 @@ def read_article(text: str, *, source: str, name: str) -> ImportResult:
 
     Every problem, and every step's line, points into the article.
     """
-    toks, front_title = segment.tokens(text)
-    title_text, title_line, title_index = segment.find_title(toks, front_title)
-    parts = segment.sections(toks, title_index)
+    toks, front_title = tokens.tokens(text)
+    title_text, title_line, title_index = tokens.find_title(toks, front_title)
+    parts = tokens.sections(toks, title_index)
     body = [tok for s in parts if s.kind in ("intro", "body") for tok in s.tokens]
     chosen = segment.choose(body)
     if chosen is None or not chosen.steps:
@@ -347,13 +241,13 @@ def read_article(text: str, *, source: str, name: str) -> ImportResult:
     skipped = [s for s in parts if s.kind == "skip"]
     _check_pauses(
         [chosen.intro, *(b.body for b in blocks)]
-        + [segment._body_lines(s.tokens[1:]) for s in (*safety_parts, *prep_parts)],
+        + [tokens._body_lines(s.tokens[1:]) for s in (*safety_parts, *prep_parts)],
         source,
     )
-    safety_texts = [p for s in safety_parts for p in _paragraphs(segment._body_lines(s.tokens[1:]))]
+    safety_texts = [p for s in safety_parts for p in _paragraphs(tokens._body_lines(s.tokens[1:]))]
     safety_lines = [s.line for s in safety_parts]
     intro_paragraphs = _paragraphs(chosen.intro) + [
-        p for s in prep_parts for p in _paragraphs(segment._body_lines(s.tokens[1:]))
+        p for s in prep_parts for p in _paragraphs(tokens._body_lines(s.tokens[1:]))
     ]
     # A short line without a full stop in the intro is a subtitle or a label, not speech.
     intro_paragraphs = [
@@ -363,15 +257,15 @@ def read_article(text: str, *, source: str, name: str) -> ImportResult:
     safety_texts += found
     # A safety line at the end of the page, in a section otherwise left out, is still said.
     for part in skipped:
-        found, _ = _take_safety(_paragraphs(segment._body_lines(part.tokens[1:])))
+        found, _ = _take_safety(_paragraphs(tokens._body_lines(part.tokens[1:])))
         if found:
             safety_texts += found
             safety_lines.append(part.line)
-    each_ms = _each_hold(intro_paragraphs + [t for b in blocks for _, t in b.body[:0]])
+    each_ms = each_hold(intro_paragraphs + [t for b in blocks for _, t in b.body[:0]])
     # The opening of a long page tells its category as well as all of it, and quicker.
     whole = " ".join(t.text for t in toks[:2000])[:100_000]
-    category = _category(title_text, whole)
-    drafts: list[tuple[segment.Block, str, str]] = []
+    category = category_of(title_text, whole)
+    drafts: list[tuple[tokens.Block, str, str]] = []
     for number, block in enumerate(blocks, start=1):
         paragraphs = _paragraphs(block.body)
         if block.title:
@@ -386,7 +280,7 @@ def read_article(text: str, *, source: str, name: str) -> ImportResult:
             safety_texts += found
             safety_lines.append(block.line)
         if each_ms is None:
-            each_ms = _each_hold(paragraphs) if number == 1 and len(blocks) > 1 else None
+            each_ms = each_hold(paragraphs) if number == 1 and len(blocks) > 1 else None
         item_title = _clean_title(item_title) or f"Step {number}"
         spoken = speakable(" ".join(paragraphs)) if paragraphs else ""
         drafts.append((block, item_title, spoken or f"{item_title}."))
@@ -439,19 +333,19 @@ def _clean_title(text: str) -> str:
 
 
 def _make_steps(
-    drafts: list[tuple[segment.Block, str, str]], each_ms: int | None, source: str
+    drafts: list[tuple[tokens.Block, str, str]], each_ms: int | None, source: str
 ) -> list[Step]:
     steps: list[Step] = []
     used: set[str] = set()
     total_ms = 0
     for number, (block, item_title, spoken) in enumerate(drafts, start=1):
         short = " ".join(sentences(spoken)[:SHORT_SENTENCES])
-        own = _explicit_hold_ms(spoken)
+        own = explicit_hold_ms(spoken)
         hold = (
             own if own is not None else each_ms if each_ms is not None else estimate_hold_ms(spoken)
         )
-        full_ms = _round_to(_speech_ms(spoken) + STEP_OVERHEAD_MS + hold)
-        short_ms = _round_to(_speech_ms(short) + STEP_OVERHEAD_MS + hold // 2)
+        full_ms = round_to(_speech_ms(spoken) + STEP_OVERHEAD_MS + hold)
+        short_ms = round_to(_speech_ms(short) + STEP_OVERHEAD_MS + hold // 2)
         total_ms += full_ms
         if total_ms > MAX_SESSION_MS:
             raise RoutineError(
@@ -483,19 +377,7 @@ def _make_steps(
     return steps
 
 
-def _explicit_hold_ms(text: str) -> int | None:
-    """Return the hold a step's own words ask for, or None when they name no time or count."""
-    if re.search(
-        r"(?<!\d)\d+(?:\.\d+)?\s*(?:seconds?|minutes?|times|repetitions|reps|breaths)\b"
-        r"(?!\s+(?:a|per|each)\s+(?:day|week))",
-        text,
-        re.IGNORECASE,
-    ):
-        return estimate_hold_ms(text)
-    return None
-
-
-def _check_pauses(parts: list[list[segment.Line]], source: str) -> None:
+def _check_pauses(parts: list[list[shapes.Line]], source: str) -> None:
     """Raise RoutineError for each [pause ...] marker in the spoken parts that is wrong."""
     problems = []
     for lines in parts:

@@ -9,9 +9,10 @@ from importlib import resources
 from pathlib import Path
 
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
-from voiceguide.routine.article import ImportResult, read_article
+from voiceguide.routine.article import read_article
 from voiceguide.routine.format import parse_routine
 from voiceguide.routine.model import Routine
+from voiceguide.routine.summary import ImportResult
 from voiceguide.textfile import TextFileError, decode
 
 BUILTIN_PACKAGE = "voiceguide.routine.builtin"
