@@ -47,14 +47,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _lock(fd: int) -> bool | None:
-    """Take fd's file lock without waiting: True, False if another holds it, None if unknown."""
+def _lock(fd: int, *, wait: bool = False) -> bool | None:
+    """Take fd's file lock: True, False if another holds it (unless wait), None if unknown."""
     try:
         import fcntl
     except ImportError:
         return None  # not a POSIX system
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
     except BlockingIOError:
         return False
     except OSError:
@@ -317,9 +317,9 @@ class CacheFolder:
         """Hold the folder's repair lock: a file lock on the folder itself, between processes."""
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)  # repairs are rare and quick: wait our turn
+            # Repairs are rare and quick: wait our turn. Where the file system has
+            # no locks, repair unlocked, as before, rather than stop caching.
+            _lock(fd, wait=True)
             yield
         finally:
             os.close(fd)  # closing lets the lock go

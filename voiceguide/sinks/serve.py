@@ -44,6 +44,9 @@ PLAY_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 MAX_REPORT_BYTES = 2048
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
+# A rendered file is named by its content and never changes: it may be kept for good.
+KEPT_FOR_GOOD = {"Cache-Control": "private, max-age=31536000, immutable"}
+
 
 def load_token(path: Path) -> str:
     """Return the server's secret token, made once and kept in path (readable by the user only)."""
@@ -266,11 +269,10 @@ def make_app(server: Server) -> Starlette:
 
     async def audio(request: Request) -> Response:
         rendered = rendered_or_404(request)
-        # Named by content: a key's file never changes, so it may be kept for good.
         return FileResponse(
             rendered.audio,
             media_type="audio/mpeg",
-            headers={"Cache-Control": "private, max-age=31536000, immutable"},
+            headers=KEPT_FOR_GOOD,
         )
 
     async def chapters(request: Request) -> Response:
@@ -278,7 +280,7 @@ def make_app(server: Server) -> Starlette:
         return Response(
             chapters_json(rendered.chapters, rendered.title),
             media_type="application/json+chapters",
-            headers={"Cache-Control": "private, max-age=31536000, immutable"},
+            headers=KEPT_FOR_GOOD,
         )
 
     async def transcript(request: Request) -> Response:
@@ -286,7 +288,7 @@ def make_app(server: Server) -> Starlette:
         return FileResponse(
             rendered.transcript,
             media_type="text/vtt",
-            headers={"Cache-Control": "private, max-age=31536000, immutable"},
+            headers=KEPT_FOR_GOOD,
         )
 
     async def cover(request: Request) -> Response:

@@ -108,19 +108,26 @@ class PiperEngine:
         self._voice: Any = None
         self._session: noise.SeededSession | None = None
         self._identity: str | None = None
+        self._digest: str | None = None
 
     def single_threaded(self) -> None:
         """Use one thread (for a pool of worker processes, one per core)."""
         self.threads = 1
 
     @property
+    def digest(self) -> str:
+        """A short checksum of the voice file (remembered by size and mtime)."""
+        if self._digest is None:
+            self._digest = _file_digest(self.model, self.digest_memo)
+        return self._digest
+
+    @property
     def identity(self) -> str:
         if self._identity is None:
-            digest = _file_digest(self.model, self.digest_memo)
             # The length_scale is in the key too, so a new rate mapping misses old clips.
             scale = length_scale(self.rate_wpm)
             self._identity = (
-                f"piper|{digest}|{self.rate_wpm}|{scale:.4f}|noise{noise.NOISE_VERSION}"
+                f"piper|{self.digest}|{self.rate_wpm}|{scale:.4f}|noise{noise.NOISE_VERSION}"
             )
         return self._identity
 
@@ -149,9 +156,7 @@ class PiperEngine:
             try:
                 config = json.loads(self.config_path.read_text(encoding="utf-8"))
                 # The same line, rate and voice give the same audio: see noise.py.
-                model = noise.seeded_model(
-                    self.model, self.identity.split("|")[1], self.model_folder
-                )
+                model = noise.seeded_model(self.model, self.digest, self.model_folder)
                 session = onnxruntime.InferenceSession(
                     str(model) if isinstance(model, Path) else model,
                     sess_options=options,
