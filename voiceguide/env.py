@@ -116,6 +116,19 @@ class Environment:
 
         return platformdirs.user_state_path(APP)
 
+    def cover_file(self) -> Path | None:
+        """Return the cover art as a PNG file (made once), for media players; None if unwritable."""
+        from voiceguide.files import atomic_write
+        from voiceguide.sinks.feed import cover_png
+
+        path = user_cache_dir() / "cover.png"
+        if not path.exists():
+            try:
+                atomic_write(path, cover_png(), make_parents=True)
+            except OSError:
+                return None
+        return path
+
     def memo_path(self, name: str) -> Path:
         """Return where a small measurement kept between runs lives (beside the voice digests)."""
         return user_cache_dir() / name

@@ -284,6 +284,15 @@ class Session:
                 frame += len(block)
         yield from render(self.timeline, self.mix, start_frame=frame)
 
+    def aside(self, text: str) -> Block:
+        """Return text spoken at the session's level, to play over it (the player's "i").
+
+        Synthesized through the same cache as the session's lines (waiting if
+        the background thread is using the engine).
+        """
+        session_db = self._session_db if self._session_db is not None else 0.0
+        return to_pcm(self._planner.aside(self.speech.aside(text), session_db))
+
     def expected_frames(self) -> int:
         """Return how many frames the session has, as far as it is known now."""
         return total_frames(self.preview())

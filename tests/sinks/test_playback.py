@@ -150,7 +150,7 @@ def test_real_time_pause_silences_within_150ms_and_resume_continues(
     mix = plan_mix(timeline, lambda _: clip, chime)
     reference = np.concatenate(list(render(timeline, mix)))[:, 0] / 32768
     output = AlsaOutput("default")
-    controls = WallControls([(2.5, Command.PAUSE), (3.5, Command.PAUSE)])
+    controls = WallControls([(2.5, Command.TOGGLE), (3.5, Command.TOGGLE)])
     player = Player(
         timeline,
         lambda frame: render(timeline, mix, start_frame=frame),

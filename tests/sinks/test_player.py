@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,17 @@ from voiceguide.pipeline import load_chime
 from voiceguide.routine.library import load_routine_file
 from voiceguide.routine.model import Variant
 from voiceguide.sinks.outputs import AudioOutput
-from voiceguide.sinks.player import Command, Interrupted, Player, Status, Tones
+from voiceguide.sinks.player import (
+    PAUSE_TONE_GAP_MS,
+    Command,
+    Interrupted,
+    MergedControls,
+    Order,
+    Player,
+    Seek,
+    Status,
+    Tones,
+)
 from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.model import Timeline
 
@@ -50,14 +61,14 @@ class ScriptedControls:
         self,
         output: FakeOutput,
         clock: FakeClock,
-        script: list[tuple[int | None, Command, float]],
+        script: list[tuple[int | None, Order, float]],
     ) -> None:
         self.output = output
         self.clock = clock
         self.script = list(script)  # (frame, command, seconds to advance the clock first)
         self.fired_at: list[int] = []  # frames written when each command was given
 
-    def poll(self, timeout_s: float) -> Command | None:
+    def poll(self, timeout_s: float) -> Order | None:
         if not self.script:
             return None
         frame, command, advance = self.script[0]
@@ -83,7 +94,11 @@ def session() -> tuple[Timeline, np.ndarray]:
 
 
 def make_player(
-    timeline: Timeline, script: list[tuple[int | None, Command, float]], *, tones: bool = False
+    timeline: Timeline,
+    script: list[tuple[int | None, Order, float]],
+    *,
+    tones: bool = False,
+    where: Callable[[Status], Block] | None = None,
 ) -> tuple[Player, FakeOutput, list[Status], ScriptedControls]:
     chime = load_chime()
     engine = FakeEngine()
@@ -105,6 +120,7 @@ def make_player(
         clock=clock,
         on_status=statuses.append,
         tones=Tones(PAUSE_TONE, RESUME_TONE) if tones else None,
+        where=where,
     )
     return player, output, statuses, controls
 
@@ -124,7 +140,7 @@ def test_pause_stops_at_once_and_resume_continues_where_it_stopped(
     timeline, reference = session
     at = 300_000
     player, output, statuses, controls = make_player(
-        timeline, [(at, Command.PAUSE, 0.0), (None, Command.PAUSE, 30.0)], tones=True
+        timeline, [(at, Command.TOGGLE, 0.0), (None, Command.TOGGLE, 30.0)], tones=True
     )
     assert player.play().finished
     heard = output.audio()
@@ -133,10 +149,14 @@ def test_pause_stops_at_once_and_resume_continues_where_it_stopped(
     assert controls.fired_at[0] - at < 1024
     stop = controls.fired_at[0] - LATENCY
     assert np.array_equal(heard[:stop], reference[:stop])
+    # A moment of silence, then the pause tone, then (on resume) the resume tone.
+    gap = ms_to_frames(PAUSE_TONE_GAP_MS)
+    assert np.all(heard[stop : stop + gap] == 0)
+    stop += gap
     tones = len(PAUSE_TONE) + len(RESUME_TONE)
     assert np.all(heard[stop : stop + len(PAUSE_TONE)] == 7)
     assert np.all(heard[stop + len(PAUSE_TONE) : stop + tones] == 9)
-    assert np.array_equal(heard[stop + tones :], reference[stop:])
+    assert np.array_equal(heard[stop + tones :], reference[stop - gap :])
     assert any(s.paused for s in statuses)
 
 
@@ -209,7 +229,7 @@ def test_quit_reports_where_it_stopped(session: tuple[Timeline, np.ndarray]) -> 
 def test_quit_while_paused(session: tuple[Timeline, np.ndarray]) -> None:
     timeline, _ = session
     player, _, _, _ = make_player(
-        timeline, [(50_000, Command.PAUSE, 0.0), (None, Command.QUIT, 5.0)]
+        timeline, [(50_000, Command.TOGGLE, 0.0), (None, Command.QUIT, 5.0)]
     )
     assert not player.play().finished
 
@@ -359,3 +379,107 @@ def test_device_problems_are_named_plainly() -> None:
     for error in (busy, missing, other):
         assert error.exit_code == ExitCode.DEVICE
         assert str(error).endswith("make a file with `voiceguide export`")
+
+
+def test_seek_moves_to_a_place_in_the_session(session: tuple[Timeline, np.ndarray]) -> None:
+    timeline, reference = session
+    at, to = 100_000, ms_to_frames(30_000)
+    player, output, statuses, controls = make_player(timeline, [(at, Seek(30_000), 0.0)])
+    assert player.play().finished
+    stop = controls.fired_at[0] - LATENCY
+    assert np.array_equal(output.audio(), np.concatenate([reference[:stop], reference[to:]]))
+    # The report after the jump says so (MPRIS sends Seeked on it).
+    moved = [s for s in statuses if s.moved]
+    assert len(moved) == 1 and abs(moved[0].position_ms - 30_000) < 100
+
+
+def test_relative_seek_and_its_limits(session: tuple[Timeline, np.ndarray]) -> None:
+    timeline, reference = session
+    at = 200_000
+    player, output, _, controls = make_player(
+        timeline, [(at, Seek(-1_000_000, relative=True), 0.0)]
+    )
+    player.play()
+    stop = controls.fired_at[0] - LATENCY
+    # Back past the start: from the start again.
+    assert np.array_equal(output.audio(), np.concatenate([reference[:stop], reference]))
+    player, output, _, _ = make_player(timeline, [(at, Seek(10_000, relative=True), 0.0)])
+    player.play()
+    stop = controls.fired_at[0] - LATENCY
+    assert np.array_equal(
+        output.audio(), np.concatenate([reference[:stop], reference[stop + 441_000 :]])
+    )
+
+
+def test_pause_and_play_are_not_toggles(session: tuple[Timeline, np.ndarray]) -> None:
+    timeline, reference = session
+    # PLAY while playing: nothing. PAUSE, PAUSE again (nothing), then PLAY resumes.
+    player, output, statuses, _ = make_player(
+        timeline,
+        [
+            (50_000, Command.PLAY, 0.0),
+            (80_000, Command.PAUSE, 0.0),
+            (None, Command.PAUSE, 1.0),
+            (None, Command.PLAY, 1.0),
+        ],
+    )
+    assert player.play().finished
+    assert len(output.audio()) == len(reference)
+    assert [s.paused for s in statuses].count(True) == 1
+
+
+def test_where_am_i_is_spoken_over_the_ducked_session(
+    session: tuple[Timeline, np.ndarray],
+) -> None:
+    timeline, reference = session
+    answer = np.full((44_100, 2), 1000, dtype=np.int16)
+    asked: list[Status] = []
+
+    def where(status: Status) -> Block:
+        asked.append(status)
+        time.sleep(0.05)  # made in a background thread; playback goes on meanwhile
+        return answer
+
+    at = ms_to_frames(timeline.steps[1].start_ms) + 50_000
+    player, output, _, controls = make_player(timeline, [(at, Command.WHERE, 0.0)], where=where)
+    assert player.play().finished
+    heard = output.audio().astype(np.int32)
+    assert len(heard) == len(reference)  # nothing skipped: the session goes on under it
+    assert asked[0].step is not None and asked[0].step.index == 2
+    difference = heard - reference.astype(np.int32)
+    changed = np.flatnonzero(np.any(difference != 0, axis=1))
+    assert len(changed) > 0 and changed[0] >= controls.fired_at[0]
+    # The ramps and the answer: no longer than the answer plus two 80 ms ramps.
+    assert changed[-1] - changed[0] <= len(answer) + 2 * ms_to_frames(80) + 1
+    # In the middle of the answer, the session is 14 dB down under it.
+    middle = changed[0] + ms_to_frames(80) + 22_050
+    expected = np.round(reference[middle].astype(np.float64) * 10 ** (-14 / 20)) + 1000
+    assert np.all(np.abs(heard[middle] - expected) <= 1)
+
+
+def test_a_failed_answer_leaves_the_session_alone(session: tuple[Timeline, np.ndarray]) -> None:
+    timeline, reference = session
+
+    def where(status: Status) -> Block:
+        raise RuntimeError("no voice")
+
+    player, output, _, _ = make_player(timeline, [(50_000, Command.WHERE, 0.0)], where=where)
+    assert player.play().finished
+    assert np.array_equal(output.audio(), reference)
+
+
+def test_merged_controls_take_orders_from_each_source() -> None:
+    class Once:
+        def __init__(self, order: Order) -> None:
+            self.order: Order | None = order
+
+        def poll(self, timeout_s: float) -> Order | None:  # noqa: ARG002 - never waits
+            order, self.order = self.order, None
+            return order
+
+    merged = MergedControls(Once(Command.NEXT), Once(Seek(5)))
+    assert merged.poll(0) is Command.NEXT
+    assert merged.poll(0) == Seek(5)
+    started = time.monotonic()
+    assert merged.poll(0.05) is None
+    assert time.monotonic() - started >= 0.05

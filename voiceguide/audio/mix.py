@@ -196,6 +196,21 @@ class MixPlanner:
                     self.analyses.put(key, analysis)
             self.found[text] = analysis
 
+    def aside(self, clip: Clip, session_db: float) -> FloatArray:
+        """Return a line that is not in the timeline ("where am I?") at the session's level.
+
+        It is levelled and limited as the session's own lines are, without
+        touching the planner's caches (the player asks from another thread).
+        """
+        audio = prepare_line(clip)
+        analysis = analyse(audio)
+        gain = _level(analysis) * levels.from_db(session_db)
+        out = (audio * gain).astype(np.float32)
+        ceiling = self.ceiling_at(session_db)
+        if analysis.true_peak * gain > ceiling:
+            out = levels.limit(out, ceiling, SAMPLE_RATE)
+        return out
+
     def stand_in(self) -> Callable[[int], Analysis]:
         """Return a maker of analyses, by length in ms, for lines not synthesized yet.
 

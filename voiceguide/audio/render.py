@@ -90,3 +90,42 @@ def to_pcm(samples: FloatArray) -> Block:
     if samples.ndim == 1:
         samples = np.repeat(samples[:, None], CHANNELS, axis=1)
     return np.clip(np.round(samples * 32767.0), -32768, 32767).astype(np.int16)
+
+
+ASIDE_DUCK_DB = 14.0  # how far the session drops under a spoken aside ("where am I?")
+ASIDE_RAMP_MS = 80  # the duck's ramps, down before the aside speaks and up after it
+
+
+class Aside:
+    """A line spoken over the playing session, which is ducked under it.
+
+    The session ramps down over ASIDE_RAMP_MS, the line plays, and the
+    session ramps back up: chunk by chunk, as the player writes them.
+    """
+
+    def __init__(self, line: Block) -> None:
+        ramp = ms_to_frames(ASIDE_RAMP_MS)
+        low = 10 ** (-ASIDE_DUCK_DB / 20)
+        down = np.linspace(1.0, low, ramp, endpoint=False)
+        up = np.linspace(low, 1.0, ramp, endpoint=False)
+        self.gain = np.concatenate([down, np.full(len(line), low), up]).astype(np.float32)
+        self.line = np.concatenate(
+            [np.zeros((ramp, CHANNELS), np.float32), line.astype(np.float32)]
+        )
+        self.position = 0
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.gain)
+
+    def over(self, chunk: Block) -> Block:
+        """Return the chunk with the aside mixed over it; the aside moves on by its length."""
+        start, end = self.position, min(self.position + len(chunk), len(self.gain))
+        self.position += len(chunk)
+        if start >= end:
+            return chunk
+        mixed = chunk.astype(np.float32)
+        mixed[: end - start] *= self.gain[start:end, None]
+        line = self.line[start : min(end, len(self.line))]
+        mixed[: len(line)] += line
+        return np.clip(np.round(mixed), -32768, 32767).astype(np.int16)

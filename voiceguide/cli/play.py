@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,8 +29,12 @@ from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock, parse_duration
 
 if TYPE_CHECKING:
+    from voiceguide.audio.format import Block
+    from voiceguide.cli.core import Run
+    from voiceguide.pipeline import Session
     from voiceguide.routine.model import Routine
-    from voiceguide.sinks.player import Status
+    from voiceguide.sinks.mpris import MprisControls
+    from voiceguide.sinks.player import Controls, Status
 
 
 def _routine_key(routine: Routine) -> str:
@@ -77,6 +81,33 @@ class _StatusPrinter:
             sys.stderr.flush()
 
 
+def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
+    """Offer the session to the desktop's media keys, headset buttons and phone remotes
+    (MPRIS on the session bus); None where there is no session bus."""
+    from voiceguide.sinks.mpris import MprisControls
+
+    cover = run.env.cover_file()
+    remote = MprisControls(routine.title, cover.as_uri() if cover is not None else None)
+    return remote if remote.start() else None
+
+
+def _where(session: Session) -> Callable[[Status], Block]:
+    """Return the maker of the spoken answer to "where am I?" (the i key)."""
+    from voiceguide.timeline.script import where_text
+
+    def say(status: Status) -> Block:
+        if status.step is not None:
+            section, title = status.step.index, status.step.title
+        else:
+            section, title = (0 if status.section == 0 else status.step_count + 1), ""
+        text = where_text(
+            section, status.step_count, title, status.left_in_section_ms, status.left_ms
+        )
+        return session.aside(text)
+
+    return say
+
+
 def _parse_lead_in(text: str | None) -> int:
     if not text:
         return 0
@@ -116,9 +147,10 @@ def play(
         str, typer.Option("--device", help="ALSA device name for --backend alsa.")
     ] = "default",
 ) -> None:
-    """Play a session hands-free: space pauses, n/→ next step, b/← back, q quits."""
+    """Play a session hands-free: space pauses, n/→ next step, b/← back, i says where you are,
+    q quits. Media keys, headset buttons and phone remotes work too (MPRIS)."""
     from voiceguide import pipeline
-    from voiceguide.sinks.player import Interrupted, Player
+    from voiceguide.sinks.player import Interrupted, MergedControls, Player
 
     run = run_of(ctx)
     env = run.env
@@ -152,19 +184,33 @@ def play(
         was_ready = session.ready
         tones = pipeline.load_tones()
         printer = _StatusPrinter() if sys.stderr.isatty() else None
-        controls = None
+        keys = None
         if sys.stdin.isatty():
             from voiceguide.sinks.keys import TerminalControls
 
-            controls = TerminalControls(sys.stdin)
+            keys = TerminalControls(sys.stdin)
+        remote = _media_keys(run, loaded)
+        if remote is not None:
+            cleanup.callback(remote.close)
+        sources: list[Controls] = [c for c in (keys, remote) if c is not None]
+        controls: Controls | None = MergedControls(*sources) if len(sources) > 1 else None
+        if len(sources) == 1:
+            controls = sources[0]
+        reporters = [r for r in (printer, remote.update if remote else None) if r is not None]
+
+        def report(status: Status) -> None:
+            for reporter in reporters:
+                reporter(status)
+
         player = Player(
             lambda: session.timeline,
             session.blocks,
             output,
             controls=controls,
-            on_status=printer,
+            on_status=report if reporters else None,
             tones=tones,
             preview=session.preview,
+            where=_where(session),
         )
 
         def remember(section: int) -> int | None:
@@ -180,10 +226,10 @@ def play(
             store.set(key, step)
             return step
 
-        if controls is not None and printer is not None:
-            stderr("space: pause/resume · n/→: next step · b/←: back · q: quit")
+        if keys is not None and printer is not None:
+            stderr("space: pause/resume · n/→: next step · b/←: back · i: where am I? · q: quit")
         try:
-            with controls if controls is not None else _nothing():
+            with keys if keys is not None else _nothing():
                 outcome = player.play()
         except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
             remember(stop.outcome.section)

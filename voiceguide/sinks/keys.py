@@ -19,7 +19,7 @@ from typing import IO, Any
 from voiceguide.sinks.player import Command
 
 KEYS: dict[bytes, Command] = {
-    b" ": Command.PAUSE,
+    b" ": Command.TOGGLE,
     b"n": Command.NEXT,
     b"N": Command.NEXT,
     b"\x1b[C": Command.NEXT,  # right arrow
@@ -30,6 +30,8 @@ KEYS: dict[bytes, Command] = {
     b"\x1bOD": Command.BACK,
     b"q": Command.QUIT,
     b"Q": Command.QUIT,
+    b"i": Command.WHERE,
+    b"I": Command.WHERE,
 }
 
 

@@ -43,6 +43,7 @@ class SpeechLibrary:
         self._failure: BaseException | None = None
         self._stop = False
         self._worker: threading.Thread | None = None
+        self._engine = threading.Lock()  # engines are used by one thread at a time
 
     def _cached(self, text: str) -> Clip | None:
         if text in self._held:
@@ -87,7 +88,24 @@ class SpeechLibrary:
             return cached
         if self._stop:  # stopped (the command is ending): synthesize nothing more
             raise SpeechError("speech synthesis was stopped")
-        return self._store(text, self.engine.synthesize(text).trimmed())
+        return self._store(text, self._synthesize(text))
+
+    def _synthesize(self, text: str) -> Clip:
+        with self._engine:
+            return self.engine.synthesize(text).trimmed()
+
+    def aside(self, text: str) -> Clip:
+        """Return the clip of a line that is not in the session (from the cache, or made now).
+
+        Safe beside the background thread: the engine is used by one thread at a time.
+        """
+        cached = self._cached(text)
+        if cached is not None:
+            return cached
+        clip = self._synthesize(text)
+        if self.cache is not None:
+            clip = self.cache.put(self.cache.key(self.engine.identity, text), clip)
+        return clip
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         """Return the distinct texts that have no clip yet, in order."""
@@ -118,7 +136,7 @@ class SpeechLibrary:
                     if self._stop or not self._queue:
                         return
                     text = self._queue[0]
-                clip = self._store(text, self.engine.synthesize(text).trimmed())
+                clip = self._store(text, self._synthesize(text))
                 with self._arrived:
                     self._held[text] = clip
                     self._queue.pop(0)

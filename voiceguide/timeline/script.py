@@ -73,6 +73,41 @@ def announcement(number: int, count: int, title: str) -> str:
     return f"Step {number} of {count}. {title}"
 
 
+def _amount(ms: int) -> str:
+    """Return a rough spoken length: 'a few seconds', '40 seconds', 'a minute', '6 minutes'."""
+    seconds = ms / 1000
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 55:
+        return f"{round(seconds / 10) * 10} seconds"
+    if seconds < 90:
+        return "a minute"
+    return f"{round(seconds / 60)} minutes"
+
+
+def where_text(
+    section: int, step_count: int, title: str, left_in_section_ms: int, left_ms: int
+) -> str:
+    """Return the answer to "where am I?", like 'Step 4 of 8, Kneading. About 40 seconds
+    left in this step, 6 minutes in all.'
+
+    section is 0 for the introduction, 1..step_count for the steps, then the closing.
+    """
+    if 1 <= section <= step_count:
+        where, part = f"Step {section} of {step_count}, {title.strip().rstrip('.')}.", "this step"
+    elif section == 0:
+        where, part = f"The introduction, before step 1 of {step_count}.", "the introduction"
+    else:
+        where, part = "The closing words.", "the session"
+    here = _amount(left_in_section_ms)
+    here = "A few seconds" if here == "a few seconds" else f"About {here}"
+    if part == "the session" or left_ms - left_in_section_ms < 10_000:
+        return f"{where} {here} left."
+    total = _amount(left_ms)
+    total = "less than a minute" if left_ms < 55_000 else total
+    return f"{where} {here} left in {part}, {total} in all."
+
+
 def title_line(routine: Routine) -> str:
     title = routine.title.strip()
     return title if title.endswith((".", "!", "?")) else title + "."

@@ -1,0 +1,385 @@
+"""MPRIS2: the playing session as a media player on the D-Bus session bus.
+
+Desktops route headset buttons and media keys to MPRIS players; `playerctl`,
+the desktop's media controls, and KDE Connect or GSConnect (a phone as a
+remote) drive them too. `play` registers `org.mpris.MediaPlayer2.voiceguide`
+(with `.instance<pid>` added when another voiceguide has the name) and turns
+the methods called into the player's orders. Each section of the session is
+a track: the introduction, "3/8 · Kneading" for step 3, the closing.
+
+dbus-fast runs an asyncio loop in a thread of its own: method calls put
+orders in a queue that the player polls, and the player's status reports
+become properties and PropertiesChanged signals. Where there is no session
+bus (SSH, a headless machine) nothing is started and nothing is said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from voiceguide.sinks.player import Command, Order, Seek, Status
+
+if TYPE_CHECKING:
+    from dbus_fast.aio import MessageBus
+
+BUS_NAME = "org.mpris.MediaPlayer2.voiceguide"
+OBJECT_PATH = "/org/mpris/MediaPlayer2"
+TRACK_PATH = "/org/voiceguide/section/"  # + the section number
+PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
+CONNECT_TIMEOUT_S = 3.0
+
+
+def session_bus_address() -> str | None:
+    """Return the session bus's address, or None when there is none (SSH, headless)."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
+    if address:
+        return address
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and (Path(runtime) / "bus").is_socket():  # a systemd user bus
+        return f"unix:path={Path(runtime) / 'bus'}"
+    return None
+
+
+def track_title(status: Status) -> str:
+    """Return the title of the section playing, like '3/8 · Kneading'."""
+    if status.step is not None:
+        return f"{status.step.index}/{status.step_count} · {status.step.title}"
+    return "Introduction" if status.section == 0 else "Closing"
+
+
+class _State:
+    """What the bus sees, from the player's last report (shared by two threads)."""
+
+    def __init__(self, album: str, art_url: str | None) -> None:
+        self.album = album
+        self.art_url = art_url
+        self.lock = threading.Lock()
+        self.status: Status | None = None
+        self.stamp = 0.0  # when status came (time.monotonic)
+        self.stopped = False
+
+    def playback_status(self) -> str:
+        with self.lock:
+            if self.stopped or self.status is None:
+                return "Stopped"
+            return "Paused" if self.status.paused else "Playing"
+
+    def position_us(self) -> int:
+        """The position in the section playing, in µs (moving on since the last report)."""
+        with self.lock:
+            status, stamp = self.status, self.stamp
+        if status is None:
+            return 0
+        ms: float = status.position_ms - status.section_start_ms
+        if not status.paused and not self.stopped:
+            ms += (time.monotonic() - stamp) * 1000
+        length = status.section_end_ms - status.section_start_ms
+        return round(min(max(ms, 0), length) * 1000)
+
+    def metadata(self) -> dict[str, Any]:
+        from dbus_fast import Variant
+
+        with self.lock:
+            status = self.status
+        if status is None:
+            return {}
+        data = {
+            "mpris:trackid": Variant("o", f"{TRACK_PATH}{status.section}"),
+            "mpris:length": Variant("x", (status.section_end_ms - status.section_start_ms) * 1000),
+            "xesam:title": Variant("s", track_title(status)),
+            "xesam:album": Variant("s", self.album),
+            "xesam:artist": Variant("as", ["voiceguide"]),
+            "xesam:trackNumber": Variant("i", status.section + 1),
+        }
+        if self.art_url is not None:
+            data["mpris:artUrl"] = Variant("s", self.art_url)
+        return data
+
+    def can_go_next(self) -> bool:
+        with self.lock:
+            status = self.status
+        return status is not None and status.section < status.section_count - 1
+
+    def section_start_ms(self, section: int) -> int | None:
+        """Return where a section starts in the session (None: not known)."""
+        with self.lock:
+            status = self.status
+        if status is None or section != status.section:
+            return None
+        return status.section_start_ms
+
+
+def _interfaces(state: _State, orders: queue.Queue[Order]) -> tuple[Any, Any]:
+    """Make the two MPRIS interfaces (dbus-fast is imported here, in the bus thread)."""
+    from dbus_fast import DBusError, ErrorType, PropertyAccess
+    from dbus_fast.annotations import DBusSignature
+    from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
+    from dbus_fast.service import dbus_signal as signal
+
+    read = PropertyAccess.READ
+    Str = Annotated[str, DBusSignature("s")]  # noqa: N806 - D-Bus type names
+    Bool = Annotated[bool, DBusSignature("b")]  # noqa: N806
+    Strs = Annotated[list[str], DBusSignature("as")]  # noqa: N806
+    Double = Annotated[float, DBusSignature("d")]  # noqa: N806
+    Int64 = Annotated[int, DBusSignature("x")]  # noqa: N806
+    Path_ = Annotated[str, DBusSignature("o")]  # noqa: N806
+    Dict = Annotated[dict[str, Any], DBusSignature("a{sv}")]  # noqa: N806
+
+    class Root(ServiceInterface):
+        def __init__(self) -> None:
+            super().__init__("org.mpris.MediaPlayer2")
+
+        @dbus_method()
+        def Raise(self) -> None:  # noqa: N802 - D-Bus member names
+            pass
+
+        @dbus_method()
+        def Quit(self) -> None:  # noqa: N802
+            orders.put(Command.QUIT)
+
+        @dbus_property(access=read)
+        def CanQuit(self) -> Bool:  # noqa: N802
+            return True
+
+        @dbus_property(access=read)
+        def CanRaise(self) -> Bool:  # noqa: N802
+            return False
+
+        @dbus_property(access=read)
+        def HasTrackList(self) -> Bool:  # noqa: N802
+            return False
+
+        @dbus_property(access=read)
+        def Identity(self) -> Str:  # noqa: N802
+            return "voiceguide"
+
+        @dbus_property(access=read)
+        def SupportedUriSchemes(self) -> Strs:  # noqa: N802
+            return []
+
+        @dbus_property(access=read)
+        def SupportedMimeTypes(self) -> Strs:  # noqa: N802
+            return []
+
+    class Player(ServiceInterface):
+        def __init__(self) -> None:
+            super().__init__(PLAYER_INTERFACE)
+
+        @dbus_method()
+        def Next(self) -> None:  # noqa: N802
+            orders.put(Command.NEXT)
+
+        @dbus_method()
+        def Previous(self) -> None:  # noqa: N802
+            orders.put(Command.BACK)
+
+        @dbus_method()
+        def Pause(self) -> None:  # noqa: N802
+            orders.put(Command.PAUSE)
+
+        @dbus_method()
+        def PlayPause(self) -> None:  # noqa: N802
+            orders.put(Command.TOGGLE)
+
+        @dbus_method()
+        def Stop(self) -> None:  # noqa: N802
+            orders.put(Command.QUIT)
+
+        @dbus_method()
+        def Play(self) -> None:  # noqa: N802
+            orders.put(Command.PLAY)
+
+        @dbus_method()
+        def Seek(self, offset: Int64) -> None:  # noqa: N802
+            orders.put(Seek(round(offset / 1000), relative=True))
+
+        @dbus_method()
+        def SetPosition(self, track: Path_, position: Int64) -> None:  # noqa: N802
+            # Only for the track playing, as the specification asks (a stale
+            # request after the track changed is ignored).
+            if not track.startswith(TRACK_PATH) or position < 0:
+                return
+            number = track.removeprefix(TRACK_PATH)
+            start = state.section_start_ms(int(number)) if number.isdigit() else None
+            if start is not None:
+                orders.put(Seek(start + round(position / 1000)))
+
+        @dbus_method()
+        def OpenUri(self, uri: Str) -> None:  # noqa: N802, ARG002 - the specification's signature
+            raise DBusError(ErrorType.NOT_SUPPORTED, "voiceguide plays its own sessions")
+
+        @signal()
+        def Seeked(self, position: Int64) -> Int64:  # noqa: N802
+            return position
+
+        @dbus_property(access=read)
+        def PlaybackStatus(self) -> Str:  # noqa: N802
+            return state.playback_status()
+
+        @dbus_property(access=read)
+        def Rate(self) -> Double:  # noqa: N802
+            return 1.0
+
+        @dbus_property(access=read)
+        def MinimumRate(self) -> Double:  # noqa: N802
+            return 1.0
+
+        @dbus_property(access=read)
+        def MaximumRate(self) -> Double:  # noqa: N802
+            return 1.0
+
+        @dbus_property(access=read)
+        def Volume(self) -> Double:  # noqa: N802
+            return 1.0
+
+        @dbus_property(access=read)
+        def Metadata(self) -> Dict:  # noqa: N802
+            return state.metadata()
+
+        @dbus_property(access=read)
+        def Position(self) -> Int64:  # noqa: N802
+            return state.position_us()
+
+        @dbus_property(access=read)
+        def CanGoNext(self) -> Bool:  # noqa: N802
+            return state.can_go_next()
+
+        @dbus_property(access=read)
+        def CanGoPrevious(self) -> Bool:  # noqa: N802
+            return state.status is not None
+
+        @dbus_property(access=read)
+        def CanPlay(self) -> Bool:  # noqa: N802
+            return True
+
+        @dbus_property(access=read)
+        def CanPause(self) -> Bool:  # noqa: N802
+            return True
+
+        @dbus_property(access=read)
+        def CanSeek(self) -> Bool:  # noqa: N802
+            return True
+
+        @dbus_property(access=read)
+        def CanControl(self) -> Bool:  # noqa: N802
+            return True
+
+    return Root(), Player()
+
+
+class MprisControls:
+    """The player's remote on the session bus: a source of orders and a sink of status."""
+
+    def __init__(self, album: str, art_url: str | None = None, *, name: str = BUS_NAME) -> None:
+        self.name = name
+        self._state = _State(album, art_url)
+        self._orders: queue.Queue[Order] = queue.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._player: Any = None
+        self._bus: MessageBus | None = None
+        self._thread: threading.Thread | None = None
+        self._closed: asyncio.Event | None = None
+        self._started = threading.Event()
+        self.registered: str | None = None  # the bus name held, once connected
+
+    def start(self, address: str | None = None) -> bool:
+        """Connect in the background; return False at once when there is no session bus."""
+        address = address if address is not None else session_bus_address()
+        if address is None:
+            return False
+        self._thread = threading.Thread(
+            target=self._run, args=(address,), name="voiceguide-mpris", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def wait_started(self, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
+        """Wait until the name is held; return whether it is (tests, and the CLI's --debug)."""
+        self._started.wait(timeout_s)
+        return self.registered is not None
+
+    def _run(self, address: str) -> None:
+        # Any failure (no bus after all, a refused name) leaves play as it was: keys only.
+        with contextlib.suppress(Exception):
+            asyncio.run(self._serve(address))
+        self._started.set()
+
+    async def _serve(self, address: str) -> None:
+        from dbus_fast import BusType, RequestNameReply
+        from dbus_fast.aio import MessageBus
+
+        self._loop = asyncio.get_running_loop()
+        self._closed = asyncio.Event()
+        bus = await asyncio.wait_for(
+            MessageBus(bus_address=address, bus_type=BusType.SESSION).connect(),
+            CONNECT_TIMEOUT_S,
+        )
+        self._bus = bus
+        root, player = _interfaces(self._state, self._orders)
+        self._player = player
+        bus.export(OBJECT_PATH, root)
+        bus.export(OBJECT_PATH, player)
+        reply = await bus.request_name(self.name)
+        if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
+            self.name = f"{self.name}.instance{os.getpid()}"  # as the specification says
+            await bus.request_name(self.name)
+        self.registered = self.name
+        self._started.set()
+        await self._closed.wait()
+        player.emit_properties_changed({"PlaybackStatus": "Stopped"})
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(bus.release_name(self.name), 1.0)
+        bus.disconnect()
+
+    def poll(self, timeout_s: float) -> Order | None:
+        try:
+            if timeout_s <= 0:
+                return self._orders.get_nowait()
+            return self._orders.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def update(self, status: Status) -> None:
+        """Take the player's report; tell the bus what changed (from the player's thread)."""
+        state = self._state
+        with state.lock:
+            old = state.status
+            state.status, state.stamp = status, time.monotonic()
+        loop = self._loop
+        if loop is None or self._player is None:
+            return
+        changed: dict[str, Any] = {}
+        if old is None or old.paused != status.paused:
+            changed["PlaybackStatus"] = state.playback_status()
+        if old is None or (old.section, old.section_end_ms, old.section_start_ms) != (
+            status.section,
+            status.section_end_ms,
+            status.section_start_ms,
+        ):
+            changed["Metadata"] = state.metadata()
+            changed["CanGoNext"] = state.can_go_next()
+            changed["CanGoPrevious"] = True
+        player = self._player
+        if changed:
+            with contextlib.suppress(RuntimeError):  # the loop has just closed
+                loop.call_soon_threadsafe(player.emit_properties_changed, changed)
+        if status.moved:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(player.Seeked, state.position_us())
+
+    def close(self) -> None:
+        """Say the session stopped, give up the name and disconnect."""
+        self._state.stopped = True
+        loop, closed = self._loop, self._closed
+        if loop is not None and closed is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(closed.set)
+        if self._thread is not None:
+            self._thread.join(2.0)
