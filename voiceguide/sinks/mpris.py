@@ -22,17 +22,16 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from voiceguide.sinks.player import Command, Order, Seek, Status
+from voiceguide.sinks.player import Order, Status
 
 if TYPE_CHECKING:
     from dbus_fast.aio import MessageBus
 
 BUS_NAME = "org.mpris.MediaPlayer2.voiceguide"
 OBJECT_PATH = "/org/mpris/MediaPlayer2"
-TRACK_PATH = "/org/voiceguide/section/"  # + the section number
-PLAYER_INTERFACE = "org.mpris.MediaPlayer2.Player"
+TRACK_PATH = "/org/voiceguide/section/"  # + the section number (mpris_bus.py has it too)
 CONNECT_TIMEOUT_S = 3.0
 
 
@@ -83,24 +82,26 @@ class _State:
         length = status.section_end_ms - status.section_start_ms
         return round(min(max(ms, 0), length) * 1000)
 
-    def metadata(self) -> dict[str, Any]:
-        from dbus_fast import Variant
-
+    def metadata(self) -> dict[str, tuple[str, Any]]:
+        """The section playing as MPRIS metadata: name -> (D-Bus signature, value)."""
         with self.lock:
             status = self.status
         if status is None:
             return {}
-        data = {
-            "mpris:trackid": Variant("o", f"{TRACK_PATH}{status.section}"),
-            "mpris:length": Variant("x", (status.section_end_ms - status.section_start_ms) * 1000),
-            "xesam:title": Variant("s", track_title(status)),
-            "xesam:album": Variant("s", self.album),
-            "xesam:artist": Variant("as", ["voiceguide"]),
-            "xesam:trackNumber": Variant("i", status.section + 1),
+        data: dict[str, tuple[str, Any]] = {
+            "mpris:trackid": ("o", f"{TRACK_PATH}{status.section}"),
+            "mpris:length": ("x", (status.section_end_ms - status.section_start_ms) * 1000),
+            "xesam:title": ("s", track_title(status)),
+            "xesam:album": ("s", self.album),
+            "xesam:artist": ("as", ["voiceguide"]),
+            "xesam:trackNumber": ("i", status.section + 1),
         }
         if self.art_url is not None:
-            data["mpris:artUrl"] = Variant("s", self.art_url)
+            data["mpris:artUrl"] = ("s", self.art_url)
         return data
+
+    def can_go_previous(self) -> bool:
+        return self.status is not None
 
     def can_go_next(self) -> bool:
         with self.lock:
@@ -114,164 +115,6 @@ class _State:
         if status is None or section != status.section:
             return None
         return status.section_start_ms
-
-
-def _interfaces(state: _State, orders: queue.Queue[Order]) -> tuple[Any, Any]:
-    """Make the two MPRIS interfaces (dbus-fast is imported here, in the bus thread)."""
-    from dbus_fast import DBusError, ErrorType, PropertyAccess
-    from dbus_fast.annotations import DBusSignature
-    from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
-    from dbus_fast.service import dbus_signal as signal
-
-    read = PropertyAccess.READ
-    Str = Annotated[str, DBusSignature("s")]  # noqa: N806 - D-Bus type names
-    Bool = Annotated[bool, DBusSignature("b")]  # noqa: N806
-    Strs = Annotated[list[str], DBusSignature("as")]  # noqa: N806
-    Double = Annotated[float, DBusSignature("d")]  # noqa: N806
-    Int64 = Annotated[int, DBusSignature("x")]  # noqa: N806
-    Path_ = Annotated[str, DBusSignature("o")]  # noqa: N806
-    Dict = Annotated[dict[str, Any], DBusSignature("a{sv}")]  # noqa: N806
-
-    class Root(ServiceInterface):
-        def __init__(self) -> None:
-            super().__init__("org.mpris.MediaPlayer2")
-
-        @dbus_method()
-        def Raise(self) -> None:  # noqa: N802 - D-Bus member names
-            pass
-
-        @dbus_method()
-        def Quit(self) -> None:  # noqa: N802
-            orders.put(Command.QUIT)
-
-        @dbus_property(access=read)
-        def CanQuit(self) -> Bool:  # noqa: N802
-            return True
-
-        @dbus_property(access=read)
-        def CanRaise(self) -> Bool:  # noqa: N802
-            return False
-
-        @dbus_property(access=read)
-        def HasTrackList(self) -> Bool:  # noqa: N802
-            return False
-
-        @dbus_property(access=read)
-        def Identity(self) -> Str:  # noqa: N802
-            return "voiceguide"
-
-        @dbus_property(access=read)
-        def SupportedUriSchemes(self) -> Strs:  # noqa: N802
-            return []
-
-        @dbus_property(access=read)
-        def SupportedMimeTypes(self) -> Strs:  # noqa: N802
-            return []
-
-    class Player(ServiceInterface):
-        def __init__(self) -> None:
-            super().__init__(PLAYER_INTERFACE)
-
-        @dbus_method()
-        def Next(self) -> None:  # noqa: N802
-            orders.put(Command.NEXT)
-
-        @dbus_method()
-        def Previous(self) -> None:  # noqa: N802
-            orders.put(Command.BACK)
-
-        @dbus_method()
-        def Pause(self) -> None:  # noqa: N802
-            orders.put(Command.PAUSE)
-
-        @dbus_method()
-        def PlayPause(self) -> None:  # noqa: N802
-            orders.put(Command.TOGGLE)
-
-        @dbus_method()
-        def Stop(self) -> None:  # noqa: N802
-            orders.put(Command.QUIT)
-
-        @dbus_method()
-        def Play(self) -> None:  # noqa: N802
-            orders.put(Command.PLAY)
-
-        @dbus_method()
-        def Seek(self, offset: Int64) -> None:  # noqa: N802
-            orders.put(Seek(round(offset / 1000), relative=True))
-
-        @dbus_method()
-        def SetPosition(self, track: Path_, position: Int64) -> None:  # noqa: N802
-            # Only for the track playing, as the specification asks (a stale
-            # request after the track changed is ignored).
-            if not track.startswith(TRACK_PATH) or position < 0:
-                return
-            number = track.removeprefix(TRACK_PATH)
-            start = state.section_start_ms(int(number)) if number.isdigit() else None
-            if start is not None:
-                orders.put(Seek(start + round(position / 1000)))
-
-        @dbus_method()
-        def OpenUri(self, uri: Str) -> None:  # noqa: N802, ARG002 - the specification's signature
-            raise DBusError(ErrorType.NOT_SUPPORTED, "voiceguide plays its own sessions")
-
-        @signal()
-        def Seeked(self, position: Int64) -> Int64:  # noqa: N802
-            return position
-
-        @dbus_property(access=read)
-        def PlaybackStatus(self) -> Str:  # noqa: N802
-            return state.playback_status()
-
-        @dbus_property(access=read)
-        def Rate(self) -> Double:  # noqa: N802
-            return 1.0
-
-        @dbus_property(access=read)
-        def MinimumRate(self) -> Double:  # noqa: N802
-            return 1.0
-
-        @dbus_property(access=read)
-        def MaximumRate(self) -> Double:  # noqa: N802
-            return 1.0
-
-        @dbus_property(access=read)
-        def Volume(self) -> Double:  # noqa: N802
-            return 1.0
-
-        @dbus_property(access=read)
-        def Metadata(self) -> Dict:  # noqa: N802
-            return state.metadata()
-
-        @dbus_property(access=read)
-        def Position(self) -> Int64:  # noqa: N802
-            return state.position_us()
-
-        @dbus_property(access=read)
-        def CanGoNext(self) -> Bool:  # noqa: N802
-            return state.can_go_next()
-
-        @dbus_property(access=read)
-        def CanGoPrevious(self) -> Bool:  # noqa: N802
-            return state.status is not None
-
-        @dbus_property(access=read)
-        def CanPlay(self) -> Bool:  # noqa: N802
-            return True
-
-        @dbus_property(access=read)
-        def CanPause(self) -> Bool:  # noqa: N802
-            return True
-
-        @dbus_property(access=read)
-        def CanSeek(self) -> Bool:  # noqa: N802
-            return True
-
-        @dbus_property(access=read)
-        def CanControl(self) -> Bool:  # noqa: N802
-            return True
-
-    return Root(), Player()
 
 
 class MprisControls:
@@ -315,6 +158,8 @@ class MprisControls:
         from dbus_fast import BusType, RequestNameReply
         from dbus_fast.aio import MessageBus
 
+        from voiceguide.sinks.mpris_bus import interfaces
+
         self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
         bus = await asyncio.wait_for(
@@ -322,7 +167,7 @@ class MprisControls:
             CONNECT_TIMEOUT_S,
         )
         self._bus = bus
-        root, player = _interfaces(self._state, self._orders)
+        root, player = interfaces(self._state, self._orders)
         self._player = player
         bus.export(OBJECT_PATH, root)
         bus.export(OBJECT_PATH, player)
@@ -333,7 +178,7 @@ class MprisControls:
         self.registered = self.name
         self._started.set()
         await self._closed.wait()
-        player.emit_properties_changed({"PlaybackStatus": "Stopped"})
+        player.changed({"PlaybackStatus": "Stopped"})
         with contextlib.suppress(Exception):
             await asyncio.wait_for(bus.release_name(self.name), 1.0)
         bus.disconnect()
@@ -369,7 +214,7 @@ class MprisControls:
         player = self._player
         if changed:
             with contextlib.suppress(RuntimeError):  # the loop has just closed
-                loop.call_soon_threadsafe(player.emit_properties_changed, changed)
+                loop.call_soon_threadsafe(player.changed, changed)
         if status.moved:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(player.Seeked, state.position_us())
