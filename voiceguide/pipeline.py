@@ -43,14 +43,14 @@ from voiceguide.audio.render import BLOCK_MS, render, to_pcm, total_frames
 from voiceguide.config import Settings
 from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
-from voiceguide.sinks.player import Tones
+from voiceguide.sinks.player import Status, Tones
 from voiceguide.speech.clip import Clip
 from voiceguide.speech.engines import VoiceList, list_voices
 from voiceguide.speech.library import SpeechLibrary
 from voiceguide.spoken import DEFAULT_RATE_WPM, estimate_ms
 from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.model import Kind, Measure, Timeline
-from voiceguide.timeline.script import spoken_texts
+from voiceguide.timeline.script import spoken_texts, where_text
 
 
 @dataclass(frozen=True)
@@ -292,6 +292,17 @@ class Session:
         """
         session_db = self._session_db if self._session_db is not None else 0.0
         return to_pcm(self._planner.aside(self.speech.aside(text), session_db))
+
+    def where_am_i(self, status: Status) -> Block:
+        """Return the spoken answer to "where am I?" for where the player is (the i key)."""
+        if status.step is not None:
+            section, title = status.step.index, status.step.title
+        else:
+            section, title = (0 if status.section == 0 else status.step_count + 1), ""
+        text = where_text(
+            section, status.step_count, title, status.left_in_section_ms, status.left_ms
+        )
+        return self.aside(text)
 
     def expected_frames(self) -> int:
         """Return how many frames the session has, as far as it is known now."""

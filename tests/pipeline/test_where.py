@@ -11,7 +11,6 @@ from tests.conftest import DATA
 from tests.helpers import FakeOutput
 from voiceguide.audio import levels
 from voiceguide.audio.format import SAMPLE_RATE, ms_to_frames
-from voiceguide.cli.play import _where
 from voiceguide.config import Overrides
 from voiceguide.env import Environment
 from voiceguide.pipeline import SessionOptions, build_session
@@ -63,7 +62,7 @@ def test_the_answer_is_spoken_over_the_session_at_its_level(tmp_path: Path) -> N
     said: list[str] = []
     aside = session.aside
     session.aside = lambda text: said.append(text) or aside(text)  # type: ignore[method-assign]
-    answer = _where(session)(status)
+    answer = session.where_am_i(status)
     assert said == [
         "Step 1 of 2, Breathe in. A few seconds left in this step, less than a minute in all."
     ]
@@ -88,7 +87,7 @@ def test_the_answer_is_spoken_over_the_session_at_its_level(tmp_path: Path) -> N
         session.blocks,
         output,
         controls=WhereOnce(output, at),
-        where=_where(session),
+        where=session.where_am_i,
     )
     assert player.play().finished
     heard = output.audio().astype(np.float64)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,9 +29,7 @@ from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock, parse_duration
 
 if TYPE_CHECKING:
-    from voiceguide.audio.format import Block
     from voiceguide.cli.core import Run
-    from voiceguide.pipeline import Session
     from voiceguide.routine.model import Routine
     from voiceguide.sinks.mpris import MprisControls
     from voiceguide.sinks.player import Controls, Status
@@ -89,23 +87,6 @@ def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
     cover = run.env.cover_file()
     remote = MprisControls(routine.title, cover.as_uri() if cover is not None else None)
     return remote if remote.start() else None
-
-
-def _where(session: Session) -> Callable[[Status], Block]:
-    """Return the maker of the spoken answer to "where am I?" (the i key)."""
-    from voiceguide.timeline.script import where_text
-
-    def say(status: Status) -> Block:
-        if status.step is not None:
-            section, title = status.step.index, status.step.title
-        else:
-            section, title = (0 if status.section == 0 else status.step_count + 1), ""
-        text = where_text(
-            section, status.step_count, title, status.left_in_section_ms, status.left_ms
-        )
-        return session.aside(text)
-
-    return say
 
 
 def _parse_lead_in(text: str | None) -> int:
@@ -210,7 +191,7 @@ def play(
             on_status=report if reporters else None,
             tones=tones,
             preview=session.preview,
-            where=_where(session),
+            where=session.where_am_i,
         )
 
         def remember(section: int) -> int | None:
