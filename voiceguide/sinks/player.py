@@ -315,9 +315,14 @@ class Player:
 
     def _say_now(self, status: Status) -> None:
         """Say where the session is while it is paused (over silence)."""
-        if self.where is not None:
-            self.output.write(self.where(status))
-            self.output.finish()
+        if self.where is None:
+            return
+        try:
+            answer = self.where(status)
+        except Exception:  # as while playing: the answer is left out, the session waits on
+            return
+        self.output.write(answer)
+        self.output.finish()
 
     def _with_aside(self, chunk: Block) -> Block:
         """Mix the answer to "where am I?" over the chunk, once it is ready."""
