@@ -53,6 +53,11 @@ from voiceguide.timeline.model import Kind, Measure, Timeline
 from voiceguide.timeline.script import spoken_texts, where_text
 
 
+# The first block of a session, or after a jump, is short: the player's first
+# sound (or the next step's chime) waits for it. Blocks do not change the samples.
+FIRST_BLOCK_MS = 250
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     """Everything that shapes a session besides the routine and the voice."""
@@ -268,6 +273,7 @@ class Session:
         and waits for the next line when it runs out.
         """
         frame = max(start_frame, 0)
+        first: int | None = FIRST_BLOCK_MS  # a short first block: it sounds sooner
         if not self.ready:
             self._planner  # noqa: B018 - measure the chime and bed while the first line is made
         while not self.ready:
@@ -278,11 +284,16 @@ class Session:
                 self.speech.wait_for_more(count)
                 continue
             for block in render(
-                timeline, self._plan(timeline), start_frame=frame, end_frame=settled
+                timeline,
+                self._plan(timeline),
+                start_frame=frame,
+                end_frame=settled,
+                first_block_ms=first,
             ):
                 yield block
                 frame += len(block)
-        yield from render(self.timeline, self.mix, start_frame=frame)
+                first = None
+        yield from render(self.timeline, self.mix, start_frame=frame, first_block_ms=first)
 
     def aside(self, text: str) -> Block:
         """Return text spoken at the session's level, to play over it (the player's "i").

@@ -25,6 +25,7 @@ from voiceguide.routine.library import load_routine_file
 from voiceguide.routine.model import Variant
 from voiceguide.sinks.outputs import AudioOutput
 from voiceguide.sinks.player import (
+    CHUNK_FRAMES,
     PAUSE_TONE_GAP_MS,
     Command,
     Interrupted,
@@ -243,7 +244,7 @@ def test_ctrl_c_silences_and_carries_the_position(session: tuple[Timeline, np.nd
     def interrupting(frames: Block) -> None:
         nonlocal calls
         calls += 1
-        if calls == 400:
+        if calls == 400 * 1024 // CHUNK_FRAMES:  # 400 chunks of 1024 frames
             raise KeyboardInterrupt
         original(frames)
 

@@ -45,10 +45,13 @@ def render(
     block_ms: int = BLOCK_MS,
     start_frame: int = 0,
     end_frame: int | None = None,
+    first_block_ms: int | None = None,
 ) -> Iterator[Block]:
     """Yield the session from start_frame on, as 16-bit stereo blocks of at most block_ms.
 
     end_frame stops it early (a session still being synthesized renders what is settled).
+    first_block_ms makes the first block shorter, so it sounds sooner (a player
+    starting or jumping to a step).
     Mixing is by absolute position, so the samples do not depend on where
     rendering starts or on the block size.
     """
@@ -67,8 +70,11 @@ def render(
     end = total_frames(timeline) if end_frame is None else min(end_frame, total_frames(timeline))
     block = max(ms_to_frames(block_ms), 1)
 
-    for b_start in range(max(start_frame, 0), end, block):
-        b_end = min(b_start + block, end)
+    b_start = max(start_frame, 0)
+    size = block if first_block_ms is None else max(min(ms_to_frames(first_block_ms), block), 1)
+    while b_start < end:
+        b_end = min(b_start + size, end)
+        size = block
         while upcoming is not None and ms_to_frames(upcoming.start_ms) < b_end:
             audio = mix.chime if upcoming.kind is Kind.CHIME else mix.voice(upcoming.text)
             active.append(_Voice(ms_to_frames(upcoming.start_ms), audio))
@@ -83,6 +89,7 @@ def render(
         if mix.bed is not None:
             stereo += mix.bed.block(b_start, b_end - b_start)
         yield to_pcm(stereo)
+        b_start = b_end
 
 
 def to_pcm(samples: FloatArray) -> Block:

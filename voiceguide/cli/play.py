@@ -86,7 +86,7 @@ def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
 
     cover = run.env.cover_file()
     remote = MprisControls(routine.title, cover.as_uri() if cover is not None else None)
-    return remote if remote.start() else None
+    return remote if remote.start(at_first_report=True) else None
 
 
 def _parse_lead_in(text: str | None) -> int:

@@ -132,15 +132,21 @@ class MprisControls:
         self._started = threading.Event()
         self.registered: str | None = None  # the bus name held, once connected
 
-    def start(self, address: str | None = None) -> bool:
-        """Connect in the background; return False at once when there is no session bus."""
+    def start(self, address: str | None = None, *, at_first_report: bool = False) -> bool:
+        """Connect in the background; return False at once when there is no session bus.
+
+        at_first_report waits for the player's first report (its first sound)
+        before connecting: importing dbus-fast and connecting take about 0.1 s
+        that the first sound need not wait for.
+        """
         address = address if address is not None else session_bus_address()
         if address is None:
             return False
         self._thread = threading.Thread(
             target=self._run, args=(address,), name="voiceguide-mpris", daemon=True
         )
-        self._thread.start()
+        if not at_first_report:
+            self._thread.start()
         return True
 
     def wait_started(self, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
@@ -197,6 +203,8 @@ class MprisControls:
         with state.lock:
             old = state.status
             state.status, state.stamp = status, time.monotonic()
+        if self._thread is not None and self._thread.ident is None:
+            self._thread.start()  # start(at_first_report=True): the first sound is out
         loop = self._loop
         if loop is None or self._player is None:
             return
@@ -226,5 +234,5 @@ class MprisControls:
         if loop is not None and closed is not None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(closed.set)
-        if self._thread is not None:
+        if self._thread is not None and self._thread.ident is not None:
             self._thread.join(2.0)

@@ -24,7 +24,7 @@ from voiceguide.audio.render import Aside
 from voiceguide.sinks.outputs import AudioOutput
 from voiceguide.timeline.model import StepSpan, Timeline
 
-CHUNK_FRAMES = 1024  # about 23 ms: how often the player looks for a key press
+CHUNK_FRAMES = 512  # about 12 ms: how often the player looks for an order
 BACK_TWICE_S = 2.0  # a second "back" within this time goes to the previous step
 STATUS_INTERVAL_S = 0.25
 # The pause tone follows the cut after a short gap: the session is heard to stop
