@@ -52,7 +52,6 @@ from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.model import Kind, Measure, Timeline
 from voiceguide.timeline.script import spoken_texts, where_text
 
-
 # The first block of a session, or after a jump, is short: the player's first
 # sound (or the next step's chime) waits for it. Blocks do not change the samples.
 FIRST_BLOCK_MS = 250
