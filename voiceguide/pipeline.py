@@ -66,6 +66,9 @@ class SessionOptions:
     music_volume_db: float = DEFAULT_VOLUME_DB
     target_lufs: float = TARGET_LUFS
     stream: bool = False  # a slow voice's missing lines are synthesized while it plays
+    # A sleep ending (no closing chime, the closing words softer) with this much of
+    # the music bed after the last words, fading out; None: the usual ending.
+    sleep_ms: int | None = None
 
 
 def load_asset(name: str) -> Clip:
@@ -319,6 +322,7 @@ def build_session(
             lead_in_ms=opts.lead_in_ms,
             skip_intro=opts.skip_intro,
             start_step=opts.start_step,
+            sleep_ms=opts.sleep_ms,
         )
 
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken

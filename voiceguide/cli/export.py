@@ -18,8 +18,10 @@ from voiceguide.cli.options import (
     Minutes,
     Music,
     MusicVolume,
+    NoSleep,
     Rate,
     Short,
+    Sleep,
     Voice,
     open_session,
     variant_of,
@@ -74,6 +76,8 @@ def export(
     rate: Rate = None,
     music: Music = None,
     music_volume: MusicVolume = None,
+    sleep: Sleep = None,
+    no_sleep: NoSleep = False,
 ) -> None:
     """Export sessions to audio files, with tags and a chapter per step."""
     import datetime
@@ -127,7 +131,7 @@ def export(
             # are synthesized first (speech engines are not thread-safe).
             stream=len(jobs) == 1,
         )
-        session = open_session(run, loaded, overrides, options)
+        session = open_session(run, loaded, overrides, options, sleep=sleep, no_sleep=no_sleep)
         sessions.append((loaded, session, session.ready))
     year = datetime.date.today().year
 

@@ -16,9 +16,11 @@ from voiceguide.cli.options import (
     Minutes,
     Music,
     MusicVolume,
+    NoSleep,
     Rate,
     RoutineArg,
     Short,
+    Sleep,
     Voice,
     open_session,
     variant_of,
@@ -108,6 +110,8 @@ def play(
     rate: Rate = None,
     music: Music = None,
     music_volume: MusicVolume = None,
+    sleep: Sleep = None,
+    no_sleep: NoSleep = False,
     backend: Annotated[
         str,
         typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
@@ -147,7 +151,9 @@ def play(
     output = env.open_output(backend, device)  # no sound device: say so before any work
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(output.close)
-        session = open_session(run, loaded, overrides, options, bed="if-possible")
+        session = open_session(
+            run, loaded, overrides, options, bed="if-possible", sleep=sleep, no_sleep=no_sleep
+        )
         cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
         was_ready = session.ready
         tones = pipeline.load_tones()
