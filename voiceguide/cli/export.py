@@ -23,6 +23,7 @@ from voiceguide.cli.options import (
     Short,
     Sleep,
     Voice,
+    check_sleep,
     open_session,
     variant_of,
 )
@@ -89,6 +90,7 @@ def export(
     from voiceguide.sinks.tags import tags_for, webvtt
     from voiceguide.sinks.writing import check_folder, check_target, make_folder, write_text
 
+    check_sleep(sleep, no_sleep)
     run = run_of(ctx)
     variants = [Variant.SHORT, Variant.FULL] if all_variants else [variant_of(short)]
     jobs = [(routine, variant) for routine in routines for variant in variants]

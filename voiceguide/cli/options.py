@@ -108,23 +108,26 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def check_sleep(minutes: float | None, no_sleep: bool) -> None:
+    """Raise UsageError unless --sleep and --no-sleep make sense (before any work)."""
+    if minutes is not None and no_sleep:
+        raise UsageError("--sleep and --no-sleep contradict each other; give one of them")
+    if minutes is not None and not (math.isfinite(minutes) and 0 < minutes <= MAX_SLEEP_MINUTES):
+        raise UsageError(
+            f"--sleep {minutes:g} is out of range; give the minutes of music after the last "
+            f"words, more than 0 and at most {MAX_SLEEP_MINUTES}"
+        )
+
+
 def sleep_ms_of(routine: Routine, minutes: float | None, no_sleep: bool) -> int | None:
     """Return the sleep ending asked for, in ms of music: command line, then routine.
 
     None is the usual ending.
     """
-    if minutes is not None and no_sleep:
-        raise UsageError("--sleep and --no-sleep contradict each other; give one of them")
+    check_sleep(minutes, no_sleep)
     if no_sleep:
         return None
-    if minutes is None:
-        return routine.sleep_ms
-    if not (math.isfinite(minutes) and 0 < minutes <= MAX_SLEEP_MINUTES):
-        raise UsageError(
-            f"--sleep {minutes:g} is out of range; give the minutes of music after the last "
-            f"words, more than 0 and at most {MAX_SLEEP_MINUTES}"
-        )
-    return round(minutes * 60_000)
+    return routine.sleep_ms if minutes is None else round(minutes * 60_000)
 
 
 def variant_of(short: bool) -> Variant:

@@ -22,6 +22,7 @@ from voiceguide.cli.options import (
     Short,
     Sleep,
     Voice,
+    check_sleep,
     open_session,
     variant_of,
 )
@@ -124,6 +125,7 @@ def play(
     from voiceguide import pipeline
     from voiceguide.sinks.player import Interrupted, Player
 
+    check_sleep(sleep, no_sleep)
     run = run_of(ctx)
     env = run.env
     loaded = env.library().find(routine)
