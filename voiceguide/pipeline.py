@@ -19,7 +19,8 @@ What is settled while lines are still missing:
 - holds fitted with --minutes depend on every line, so only the intro is
   final until all lines are known;
 - the music bed fades out over the last 8 s, so nothing that close to the
-  (still unknown) end is rendered early.
+  (still unknown) end is rendered early (a sleep ending's music and its
+  fade come after the closing words, later still).
 The session gain is chosen once, when the first block is wanted, from the
 lines measured by then and stand-ins for the rest (see MixPlanner.stand_in),
 and then kept, so levels never jump mid-session.
