@@ -14,7 +14,7 @@ from voiceguide.cli.options import with_sleep_value
 from voiceguide.env import Environment
 from voiceguide.errors import ExitCode
 
-NIGHT = str(DATA / "routines" / "night.toml")
+NIGHT = str(DATA / "sleep" / "night.toml")
 BEDTIME = str(DATA / "golden" / "sleep.toml")  # sleep = 12, music = "drone"
 
 

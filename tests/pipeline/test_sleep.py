@@ -22,7 +22,7 @@ from voiceguide.cli import app
 from voiceguide.env import Environment
 from voiceguide.timeline.script import SLEEP_SOFTER_DB
 
-NIGHT = DATA / "routines" / "night.toml"
+NIGHT = DATA / "sleep" / "night.toml"
 RATE = 44_100
 SLEEP_MINUTES = 2.5
 Doc = dict[str, object]

@@ -65,7 +65,7 @@ Sleep = Annotated[
         "--sleep",
         metavar="[MINUTES]",
         help="A sleep ending: no closing chime, the closing words softer, then the music bed "
-        f"for MINUTES, fading out over its last 2 \\[default: {DEFAULT_SLEEP_MINUTES}].",
+        f"for MINUTES, fading out over its last 2 minutes \\[default: {DEFAULT_SLEEP_MINUTES}].",
     ),
 ]
 NoSleep = Annotated[
