@@ -19,7 +19,8 @@ What is settled while lines are still missing:
 - holds fitted with --minutes depend on every line, so only the intro is
   final until all lines are known;
 - the music bed fades out over the last 8 s, so nothing that close to the
-  (still unknown) end is rendered early.
+  (still unknown) end is rendered early (a sleep ending's music and its
+  fade come after the closing words, later still).
 The session gain is chosen once, when the first block is wanted, from the
 lines measured by then and stand-ins for the rest (see MixPlanner.stand_in),
 and then kept, so levels never jump mid-session.
@@ -70,6 +71,9 @@ class SessionOptions:
     music_volume_db: float = DEFAULT_VOLUME_DB
     target_lufs: float = TARGET_LUFS
     stream: bool = False  # a slow voice's missing lines are synthesized while it plays
+    # A sleep ending (no closing chime, the closing words softer) with this much of
+    # the music bed after the last words, fading out; None: the usual ending.
+    sleep_ms: int | None = None
 
 
 def load_asset(name: str) -> Clip:
@@ -349,6 +353,7 @@ def build_session(
             lead_in_ms=opts.lead_in_ms,
             skip_intro=opts.skip_intro,
             start_step=opts.start_step,
+            sleep_ms=opts.sleep_ms,
         )
 
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken

@@ -108,6 +108,11 @@ CASES = {
         {"lead_in_ms": 5000, "start_step": 2, "music": resolve("bowls")},
     ),
     "a step stretched by its cues": (STRETCHED, Variant.FULL, {"music": resolve("drone")}),
+    "a sleep ending": (
+        load_builtin("lower-back"),
+        Variant.SHORT,
+        {"music": resolve("surf"), "sleep_ms": 150_000},
+    ),
 }
 
 

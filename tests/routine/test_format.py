@@ -137,3 +137,43 @@ def test_a_duration_is_one_line() -> None:
             name="t",
         )
     assert [p.line for p in caught.value.problems] == [9]
+
+
+_SLEEPY = (
+    'title = "T"\n{sleep}\n[variants]\nshort = ["a"]\nfull = ["a"]\n'
+    '[[steps]]\nid = "a"\ntitle = "A"\ntext = "Rest."\nduration = "45s"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "sleep_ms"),
+    [
+        ("", None),
+        ("sleep = false", None),
+        ("sleep = true", 600_000),
+        ("sleep = 15", 900_000),
+        ("sleep = 2.5", 150_000),
+        ("sleep = 180", 10_800_000),
+    ],
+)
+def test_sleep_is_true_false_or_minutes_and_round_trips(line: str, sleep_ms: int | None) -> None:
+    from voiceguide.routine.format import to_toml
+
+    routine = parse_routine(_SLEEPY.format(sleep=line), source="t.toml", name="t")
+    assert routine.sleep_ms == sleep_ms
+    written = to_toml(routine)
+    assert parse_routine(written, source="w.toml", name="t").sleep_ms == sleep_ms
+    if line == "sleep = true":
+        assert "\nsleep = true\n" in written  # the default is written as the key says it
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "181", "nan", '"10m"', "[10]"])
+def test_a_wrong_sleep_is_an_error_on_its_line(value: str) -> None:
+    with pytest.raises(RoutineError) as caught:
+        parse_routine(_SLEEPY.format(sleep=f"sleep = {value}"), source="t.toml", name="t")
+    (problem,) = caught.value.problems
+    assert problem.line == 2
+    assert problem.message.startswith(
+        "sleep must be true, false or the minutes of music after the last words "
+        "(more than 0, at most 180), not "
+    )

@@ -39,7 +39,7 @@ from voiceguide.audio.analysis import (
 from voiceguide.audio.format import SAMPLE_RATE, ms_to_frames
 from voiceguide.audio.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
 from voiceguide.speech.clip import Clip
-from voiceguide.timeline.model import Kind, Timeline
+from voiceguide.timeline.model import Kind, Segment, Timeline
 
 TARGET_LUFS = -16.0  # spoken-word podcasts
 # The mix's true-peak ceiling, 0.5 dB under the -1 dBTP spec to leave room for
@@ -89,6 +89,14 @@ class Mix:
         self.bed = bed
         self.predicted_lufs = predicted_lufs  # NaN when the session gain was given
         self.session_db = session_db
+
+    def sound(self, segment: Segment) -> FloatArray:
+        """Return a chime's or a line's audio, at the segment's own level."""
+        audio = self.chime if segment.kind is Kind.CHIME else self.voice(segment.text)
+        if segment.gain_db:
+            # Made softer after the limiter, which it can only keep further from the ceiling.
+            audio = (audio * levels.from_db(segment.gain_db)).astype(np.float32)
+        return audio
 
 
 class _Recent(OrderedDict[str, _T]):
@@ -267,7 +275,9 @@ class MixPlanner:
 
         10 ms energy windows are placed on the timeline, allowing for what the
         limiter takes from clips over the ceiling. Lines not analysed yet count
-        as stand-ins like the lines analysed so far.
+        as stand-ins like the lines analysed so far. A sleep ending's music after
+        the last words is left out: the target is for the session, whose voice
+        it is.
         """
         found = self.found
         stand_in = self.stand_in()
@@ -280,7 +290,7 @@ class MixPlanner:
         def analysis_of(text: str) -> Analysis:
             return found[text] if text in found else stand_ins[text]
 
-        windows = math.ceil(ms_to_frames(timeline.total_ms) / WINDOW_FRAMES) + 1
+        windows = math.ceil(ms_to_frames(timeline.session_ms) / WINDOW_FRAMES) + 1
         bed_part = np.zeros(windows)
         if envelope is not None and self.bed is not None:
             centres = (np.arange(windows, dtype=np.float64) + 0.5) * WINDOW_FRAMES
@@ -291,7 +301,7 @@ class MixPlanner:
             ceiling_db = levels.to_db(self.ceiling_at(session_db))
             energy = bed_part * levels.from_db(session_db) ** 2
             for segment in timeline.segments:
-                if segment.kind is Kind.SILENCE:
+                if not segment.kind.audible:
                     continue
                 if segment.kind is Kind.CHIME:
                     analysis, gain = self.chime.analysis, self.chime.gain
@@ -303,11 +313,10 @@ class MixPlanner:
                 share = analysis.kept(over)
                 first = ms_to_frames(segment.start_ms) // WINDOW_FRAMES
                 profile = analysis.energy
-                count = min(len(profile), windows - first)
+                count = max(min(len(profile), windows - first), 0)
                 # A mono clip plays on both channels: twice the energy.
-                energy[first : first + count] += (
-                    2 * levels.from_db(final_db) ** 2 * share * profile[:count]
-                )
+                power = levels.from_db(final_db + segment.gain_db) ** 2
+                energy[first : first + count] += 2 * power * share * profile[:count]
             per_sub_block = 10  # ten 10 ms windows make one 100 ms sub-block
             usable = windows // per_sub_block * per_sub_block
             sub_blocks = energy[:usable].reshape(-1, per_sub_block).sum(axis=1)

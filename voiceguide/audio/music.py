@@ -13,7 +13,7 @@ import numpy.typing as npt
 from voiceguide.audio.assets import asset_path
 from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
-from voiceguide.timeline.model import Kind, Timeline
+from voiceguide.timeline.model import Timeline
 
 BUILTIN: dict[str, str] = {
     "surf": "soft surf: filtered noise rising and falling in slow waves, four to a loop",
@@ -28,6 +28,8 @@ DUCK_UP_MS = 600
 DUCK_BRIDGE_MS = 1500  # stay down through gaps shorter than this
 BED_FADE_IN_MS = 3000
 BED_FADE_OUT_MS = 8000  # the bed fades out over the session's last 8 s
+SLEEP_FADE_MS = 120_000  # a sleep ending's bed fades out over its last 2 minutes
+SLEEP_FADE_DB = 40.0  # falling evenly in dB this far, then to silence
 LOOP_CROSSFADE_MS = 2000  # for the user's own files, which were not made to loop
 MAX_MUSIC_S = 300  # longer files are looped from their first five minutes
 
@@ -147,20 +149,28 @@ _RAMP_POINTS = 8  # a dB ramp sampled at 8 points is within 0.2 dB of the curve
 _FADE_POINTS = 48
 
 
-def _fade_factor(frames: npt.NDArray[np.float64], total: int) -> npt.NDArray[np.float64]:
+def _fade_factor(
+    frames: npt.NDArray[np.float64], total: int, sleep_fade: int
+) -> npt.NDArray[np.float64]:
+    """Return the fades' gain: raised-cosine, or for a sleep ending, even in dB to silence."""
     fade_in = np.clip(frames / ms_to_frames(BED_FADE_IN_MS), 0.0, 1.0)
-    fade_out = np.clip((total - frames) / ms_to_frames(BED_FADE_OUT_MS), 0.0, 1.0)
-    return np.asarray(
-        (0.5 - 0.5 * np.cos(np.pi * fade_in)) * (0.5 - 0.5 * np.cos(np.pi * fade_out)),
-        dtype=np.float64,
-    )
+    factor = 0.5 - 0.5 * np.cos(np.pi * fade_in)
+    if sleep_fade:
+        # A raised cosine in amplitude holds on, then drops in its last quarter;
+        # a fall even in dB sounds even to the ear, all the way down.
+        done = np.clip(1.0 - (total - frames) / sleep_fade, 0.0, 1.0)
+        factor *= np.where(done < 1.0, np.power(10.0, -SLEEP_FADE_DB * done / 20.0), 0.0)
+    else:
+        fade_out = np.clip((total - frames) / ms_to_frames(BED_FADE_OUT_MS), 0.0, 1.0)
+        factor *= 0.5 - 0.5 * np.cos(np.pi * fade_out)
+    return np.asarray(factor, dtype=np.float64)
 
 
 def plan_envelope(timeline: Timeline, duck_db_depth: float = DUCK_DB) -> Envelope:
     """Plan the ducking from the timeline: down under every sound, up again in holds."""
     spans: list[list[int]] = []
     for segment in timeline.segments:
-        if segment.kind is Kind.SILENCE:
+        if not segment.kind.audible:
             continue
         start, end = segment.start_ms, segment.end_ms
         if spans and start - spans[-1][1] < DUCK_BRIDGE_MS:
@@ -179,10 +189,13 @@ def plan_envelope(timeline: Timeline, duck_db_depth: float = DUCK_DB) -> Envelop
                 duck_points.append(fa + (fb - fa) * k / _RAMP_POINTS)
                 duck_db.append(da + (db_ - da) * k / _RAMP_POINTS)
     total = ms_to_frames(timeline.total_ms)
+    sleep_fade = ms_to_frames(min(SLEEP_FADE_MS, timeline.sleep_ms))
+    fade_out = sleep_fade or ms_to_frames(BED_FADE_OUT_MS)
     fades = np.concatenate(
         [
             np.linspace(0, ms_to_frames(BED_FADE_IN_MS), _FADE_POINTS),
-            np.linspace(total - ms_to_frames(BED_FADE_OUT_MS), total, _FADE_POINTS),
+            # A sleep ending's fade has twice the points: under half a dB apart.
+            np.linspace(total - fade_out, total, _FADE_POINTS * (2 if sleep_fade else 1)),
         ]
     )
     points = np.unique(np.concatenate([np.asarray(duck_points), fades, [float(total)]]))
@@ -197,5 +210,5 @@ def plan_envelope(timeline: Timeline, duck_db_depth: float = DUCK_DB) -> Envelop
             xp.append(x)
             fp.append(y)
     duck = np.interp(points, np.asarray(xp), np.asarray(fp))
-    gains = np.power(10.0, duck / 20.0) * _fade_factor(points, total)
+    gains = np.power(10.0, duck / 20.0) * _fade_factor(points, total, sleep_fade)
     return Envelope(points, gains)

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from voiceguide.audio.format import CHANNELS, Block, ms_to_frames
 from voiceguide.audio.mix import Mix
-from voiceguide.timeline.model import Kind, Timeline
+from voiceguide.timeline.model import Timeline
 
 BLOCK_MS = 2000
 
@@ -60,7 +60,7 @@ def render(
             s
             for s in timeline.segments
             # A clip is never longer than its segment (clip lengths round up to whole ms).
-            if s.kind is not Kind.SILENCE and ms_to_frames(s.end_ms) + 1 > start_frame
+            if s.kind.audible and ms_to_frames(s.end_ms) + 1 > start_frame
         ),
         key=lambda s: s.start_ms,
     )
@@ -76,8 +76,7 @@ def render(
         b_end = min(b_start + size, end)
         size = block
         while upcoming is not None and ms_to_frames(upcoming.start_ms) < b_end:
-            audio = mix.chime if upcoming.kind is Kind.CHIME else mix.voice(upcoming.text)
-            active.append(_Voice(ms_to_frames(upcoming.start_ms), audio))
+            active.append(_Voice(ms_to_frames(upcoming.start_ms), mix.sound(upcoming)))
             upcoming = next(pending, None)
         voice = np.zeros(b_end - b_start, dtype=np.float32)
         for item in active:

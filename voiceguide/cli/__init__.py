@@ -2,18 +2,19 @@
 
 from voiceguide.cli import export, play, routines, serve, settings
 from voiceguide.cli.core import app
+from voiceguide.cli.options import SleepCommand
 
 # In the order `voiceguide --help` lists them.
 app.command("list")(routines.list_routines)
-app.command()(routines.show)
-app.command()(export.export)
+app.command(cls=SleepCommand)(routines.show)
+app.command(cls=SleepCommand)(export.export)
 app.command()(settings.voices)
 app.command("music")(settings.music_list)
 app.command()(settings.config)
 app.command("import")(routines.import_article)
 app.command()(routines.new)
 app.command()(routines.check)
-app.command()(play.play)
+app.command(cls=SleepCommand)(play.play)
 app.command()(serve.serve)
 
 __all__ = ["app", "main"]

@@ -18,9 +18,12 @@ from voiceguide.cli.options import (
     Minutes,
     Music,
     MusicVolume,
+    NoSleep,
     Rate,
     Short,
+    Sleep,
     Voice,
+    check_sleep,
     open_session,
     variant_of,
 )
@@ -74,6 +77,8 @@ def export(
     rate: Rate = None,
     music: Music = None,
     music_volume: MusicVolume = None,
+    sleep: Sleep = None,
+    no_sleep: NoSleep = False,
 ) -> None:
     """Export sessions to audio files, with tags and a chapter per step."""
     import datetime
@@ -85,6 +90,7 @@ def export(
     from voiceguide.sinks.tags import tags_for, webvtt
     from voiceguide.sinks.writing import check_folder, check_target, make_folder, write_text
 
+    check_sleep(sleep, no_sleep)
     run = run_of(ctx)
     variants = [Variant.SHORT, Variant.FULL] if all_variants else [variant_of(short)]
     jobs = [(routine, variant) for routine in routines for variant in variants]
@@ -127,7 +133,7 @@ def export(
             # are synthesized first (speech engines are not thread-safe).
             stream=len(jobs) == 1,
         )
-        session = open_session(run, loaded, overrides, options)
+        session = open_session(run, loaded, overrides, options, sleep=sleep, no_sleep=no_sleep)
         sessions.append((loaded, session, session.ready))
     year = datetime.date.today().year
 

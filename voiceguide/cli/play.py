@@ -16,10 +16,13 @@ from voiceguide.cli.options import (
     Minutes,
     Music,
     MusicVolume,
+    NoSleep,
     Rate,
     RoutineArg,
     Short,
+    Sleep,
     Voice,
+    check_sleep,
     open_session,
     variant_of,
 )
@@ -120,6 +123,8 @@ def play(
     rate: Rate = None,
     music: Music = None,
     music_volume: MusicVolume = None,
+    sleep: Sleep = None,
+    no_sleep: NoSleep = False,
     backend: Annotated[
         str,
         typer.Option("--backend", help="Sound output: alsa (streaming, gapless) or simpleaudio."),
@@ -133,6 +138,7 @@ def play(
     from voiceguide import pipeline
     from voiceguide.sinks.player import Interrupted, MergedControls, Player
 
+    check_sleep(sleep, no_sleep)
     run = run_of(ctx)
     env = run.env
     loaded = env.library().find(routine)
@@ -160,7 +166,9 @@ def play(
     output = env.open_output(backend, device)  # no sound device: say so before any work
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(output.close)
-        session = open_session(run, loaded, overrides, options, bed="if-possible")
+        session = open_session(
+            run, loaded, overrides, options, bed="if-possible", sleep=sleep, no_sleep=no_sleep
+        )
         cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
         was_ready = session.ready
         tones = pipeline.load_tones()

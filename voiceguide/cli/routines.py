@@ -13,9 +13,12 @@ from voiceguide.cli.core import guarded, report, run_of, warn
 from voiceguide.cli.options import (
     Engine,
     Minutes,
+    Music,
+    NoSleep,
     Rate,
     RoutineArg,
     Short,
+    Sleep,
     Voice,
     open_session,
     variant_of,
@@ -77,14 +80,21 @@ def show(
     engine: Engine = None,
     voice: Voice = None,
     rate: Rate = None,
+    music: Music = None,
+    sleep: Sleep = None,
+    no_sleep: NoSleep = False,
 ) -> None:
     """Show the timeline of a session: each step's start and length."""
     from voiceguide.pipeline import SessionOptions
+    from voiceguide.sinks.tags import SLEEP_CHAPTER
 
     run = run_of(ctx)
     options = SessionOptions(variant=variant_of(short), minutes=minutes)
-    overrides = Overrides(engine=engine, voice=voice, rate=rate)
-    session = open_session(run, run.env.library().find(routine), overrides, options, bed="skip")
+    overrides = Overrides(engine=engine, voice=voice, rate=rate, music=music)
+    loaded = run.env.library().find(routine)
+    session = open_session(
+        run, loaded, overrides, options, bed="skip", sleep=sleep, no_sleep=no_sleep
+    )
     timeline = session.timeline
     if as_json:
         typer.echo(json.dumps(timeline.to_json(), indent=2, ensure_ascii=False))
@@ -102,10 +112,15 @@ def show(
             f"  {format_clock(step.duration_ms):>7}"
         )
     end = timeline.steps[-1].end_ms if timeline.steps else 0
-    typer.echo(
-        f"{'':>4}  {'Closing':<{width}}  {format_clock(end):>7}"
-        f"  {format_clock(timeline.total_ms - end):>7}"
-    )
+    rows = [("Closing", end, timeline.session_ms - end)]
+    if timeline.sleep_ms:  # the closing as the chapters have it: none when it is empty
+        rows = [r for r in rows if r[2] > 0] + [
+            (SLEEP_CHAPTER, timeline.session_ms, timeline.sleep_ms)
+        ]
+    for title, start, length in rows:
+        typer.echo(
+            f"{'':>4}  {title:<{width}}  {format_clock(start):>7}  {format_clock(length):>7}"
+        )
     typer.echo(f"{'':>4}  {'total':<{width}}  {'':>7}  {format_clock(timeline.total_ms):>7}")
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from voiceguide.errors import Diagnostic, RoutineError
 from voiceguide.routine.model import (
     CATEGORIES,
+    DEFAULT_SLEEP_MINUTES,
+    MAX_SLEEP_MINUTES,
     MAX_STEPS,
     Cue,
     CueAnchor,
@@ -24,25 +26,10 @@ from voiceguide.textfile import TextFileError, parse_toml, quote
 from voiceguide.tomlpos import PathKey, TomlPositions
 from voiceguide.units import MAX_SESSION_MS, format_clock, format_duration, parse_duration
 
-_TOP_KEYS = {
-    "title",
-    "description",
-    "category",
-    "safety",
-    "intro",
-    "outro",
-    "variants",
-    "steps",
-    "music",
-}
+_TOP_TEXT_KEYS = {"title", "description", "category", "safety", "intro", "outro", "music"}
+_TOP_KEYS = {*_TOP_TEXT_KEYS, "variants", "steps", "sleep"}
 _STEP_KEYS = {"id", "title", "text", "short_text", "duration", "cues"}
-_SPOKEN_KEYS = {
-    "safety",
-    "intro",
-    "outro",
-    "text",
-    "short_text",
-}  # where [pause 3s] markers may appear
+_SPOKEN_KEYS = {"safety", "intro", "outro", "text", "short_text"}  # may hold [pause 3s] markers
 _CUE_KEYS = {"at", "say"}
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -100,6 +87,22 @@ class _Checker:
             return None
         return ms
 
+    def sleep(self, value: object) -> int | None:
+        """Return the sleep ending's bed after the last words, in ms (None: no sleep ending)."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return DEFAULT_SLEEP_MINUTES * 60_000
+        if isinstance(value, int | float) and 0 < value <= MAX_SLEEP_MINUTES:
+            return round(value * 60_000)
+        shown = f"{value:g}" if isinstance(value, int | float) else _kind(value)
+        self.fail(
+            ("sleep",),
+            f"sleep must be true, false or the minutes of music after the last words "
+            f"(more than 0, at most {MAX_SLEEP_MINUTES}), not {shown}",
+        )
+        return None
+
 
 def _where(path: PathKey) -> str:
     """Describe a place in a routine file in words, like 'in cue 2 of step 1'."""
@@ -142,6 +145,7 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
     intro = check.text(data, "intro", (), required=False)
     outro = check.text(data, "outro", (), required=False)
     music = check.text(data, "music", (), required=False) or None
+    sleep_ms = check.sleep(data.get("sleep"))
     category = check.text(data, "category", (), required=False) or "other"
     if category not in CATEGORIES:
         check.fail(
@@ -168,6 +172,7 @@ def parse_routine(text: str, *, source: str, name: str) -> Routine:
         source=source,
         music=music,
         music_line=check.line(("music",)),
+        sleep_ms=sleep_ms,
         key_lines={key: line for key in data if (line := check.line((key,))) is not None},
     )
 
@@ -361,6 +366,9 @@ def to_toml(routine: Routine) -> str:
         value = getattr(routine, key)
         if value:
             out.append(f"{key} = {_toml_text(value)}")
+    if routine.sleep_ms is not None:
+        minutes = routine.sleep_ms / 60_000
+        out.append(f"sleep = {'true' if minutes == DEFAULT_SLEEP_MINUTES else f'{minutes:.10g}'}")
     out += ["", "[variants]"]
     for variant in Variant:
         ids = ", ".join(_toml_string(i) for i in routine.variants[variant])

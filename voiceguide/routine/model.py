@@ -9,6 +9,8 @@ from pathlib import Path
 
 CATEGORIES = ("massage", "stretch", "breathing", "relaxation", "other")
 MAX_STEPS = 200
+DEFAULT_SLEEP_MINUTES = 10  # the music bed after the last words of a sleep ending
+MAX_SLEEP_MINUTES = 180
 
 
 class Variant(StrEnum):
@@ -83,6 +85,7 @@ class Routine:
     outro: str = ""
     music: str | None = None  # a built-in ambience, a path relative to the routine, or "none"
     music_line: int | None = None
+    sleep_ms: int | None = None  # a sleep ending with this much bed after the last words
     key_lines: Mapping[str, int] = field(default_factory=dict)  # top-level key -> its line
 
     @property

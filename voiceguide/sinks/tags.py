@@ -15,6 +15,7 @@ from voiceguide.timeline.model import Kind, Timeline
 from voiceguide.units import format_clock
 
 GENRE = "Speech"
+SLEEP_CHAPTER = "Sleep"  # a sleep ending's music after the last words
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,18 @@ class Tags:
 
 
 def chapters_of(timeline: Timeline) -> tuple[Chapter, ...]:
-    """Return one chapter per step, plus the introduction and the closing."""
+    """Return one chapter per step, plus the introduction, the closing and any sleep music."""
     chapters = []
-    first = timeline.steps[0].start_ms if timeline.steps else timeline.total_ms
+    end = timeline.session_ms
+    first = timeline.steps[0].start_ms if timeline.steps else end
     if first > 0:
         chapters.append(Chapter("Introduction", 0, first))
     chapters += [Chapter(s.title, s.start_ms, s.end_ms) for s in timeline.steps]
     last = timeline.steps[-1].end_ms if timeline.steps else first
-    if last < timeline.total_ms:
-        chapters.append(Chapter("Closing", last, timeline.total_ms))
+    if last < end:
+        chapters.append(Chapter("Closing", last, end))
+    if end < timeline.total_ms:
+        chapters.append(Chapter(SLEEP_CHAPTER, end, timeline.total_ms))
     return tuple(chapters)
 
 

@@ -19,6 +19,7 @@ from voiceguide.timeline.script import (
     MIN_HOLD_MS,
     PARAGRAPH_GAP_MS,
     SECTION_GAP_MS,
+    SLEEP_SOFTER_DB,
     TAIL_MS,
     Line,
     announcement,
@@ -52,17 +53,27 @@ class _Builder:
             )
         self.cursor = end_ms
 
-    def add(self, kind: Kind, duration_ms: int, text: str = "", at_ms: int | None = None) -> None:
+    def add(
+        self,
+        kind: Kind,
+        duration_ms: int,
+        text: str = "",
+        at_ms: int | None = None,
+        gain_db: float = 0.0,
+    ) -> None:
         if at_ms is not None:
             self.silence_until(at_ms)
-        self.segments.append(Segment(kind, self.cursor, duration_ms, self.step, text))
+        self.segments.append(Segment(kind, self.cursor, duration_ms, self.step, text, gain_db))
         self.cursor += duration_ms
 
-    def speak(self, lines: list[Line], measure: Measure, first_gap_ms: int = 0) -> None:
+    def speak(
+        self, lines: list[Line], measure: Measure, first_gap_ms: int = 0, gain_db: float = 0.0
+    ) -> None:
         for index, line in enumerate(lines):
             gap = max(first_gap_ms, line.gap_before_ms) if index == 0 else line.gap_before_ms
             if line.text:
-                self.add(Kind.SPEECH, measure(line.text), line.text, self.cursor + gap)
+                at = self.cursor + gap
+                self.add(Kind.SPEECH, measure(line.text), line.text, at, gain_db)
             else:  # an explicit pause at the end of a text
                 self.silence_until(self.cursor + gap)
 
@@ -85,8 +96,10 @@ class _Compiler:
         *,
         lead_in_ms: int = 0,
         skip_intro: bool = False,
+        sleep_ms: int | None = None,
     ) -> None:
         self.routine = routine
+        self.sleep_ms = sleep_ms
         self.lead_in_ms = lead_in_ms
         self.skip_intro = skip_intro
         self.variant = variant
@@ -110,10 +123,16 @@ class _Compiler:
         return intro
 
     def outro(self, start_ms: int) -> _Builder:
+        """Lay out the closing; a sleep ending's music after it is not part of it."""
         outro = _Builder(start_ms, len(self.steps) + 1)
-        outro.add(Kind.CHIME, self.chime_ms, "chime")
-        outro.speak(split_lines(self.routine.outro), self.measure, AFTER_CHIME_MS)
-        outro.silence_until(outro.cursor + TAIL_MS)
+        lines = split_lines(self.routine.outro)
+        if self.sleep_ms is None:
+            outro.add(Kind.CHIME, self.chime_ms, "chime")
+            outro.speak(lines, self.measure, AFTER_CHIME_MS)
+        else:  # nothing to wake a listener falling asleep: no chime, softer words
+            outro.speak(lines, self.measure, gain_db=-SLEEP_SOFTER_DB)
+        if not self.sleep_ms:  # the music of a sleep ending follows the last word at once
+            outro.silence_until(outro.cursor + TAIL_MS)
         return outro
 
     def _layout(self, number: int, start_ms: int, duration_ms: int) -> _StepPlan:
@@ -197,6 +216,7 @@ def compile_timeline(
     lead_in_ms: int = 0,
     skip_intro: bool = False,
     start_step: int = 1,
+    sleep_ms: int | None = None,
 ) -> Timeline:
     """Compile a routine into a Timeline.
 
@@ -206,11 +226,20 @@ def compile_timeline(
     skip_intro leaves out the intro text (never the safety notes).
     start_step (1-based) starts at that step, as when resuming; the steps
     keep their numbers and lengths, and the intro text is left out.
+    sleep_ms, when given, makes a sleep ending: no closing chime, the closing
+    words softer, then a SLEEP segment of that length for the music bed
+    (not counted in minutes).
     """
     if start_step > 1:
         skip_intro = True
     compiler = _Compiler(
-        routine, variant, measure, chime_ms, lead_in_ms=lead_in_ms, skip_intro=skip_intro
+        routine,
+        variant,
+        measure,
+        chime_ms,
+        lead_in_ms=lead_in_ms,
+        skip_intro=skip_intro,
+        sleep_ms=sleep_ms,
     )
     intro = compiler.intro()
     if minutes is None:
@@ -250,11 +279,16 @@ def compile_timeline(
     outro = compiler.outro(cursor)
     _check_length(routine, variant, outro.cursor, longest_ms, routine.key_lines.get("outro"))
     segments += outro.segments
+    total_ms = outro.cursor
+    if sleep_ms:
+        segments.append(Segment(Kind.SLEEP, total_ms, sleep_ms, outro.step))
+        total_ms += sleep_ms
+        _check_length(routine, variant, total_ms, longest_ms, routine.key_lines.get("sleep"))
     return Timeline(
         routine=routine.name,
         title=routine.title,
         variant=variant,
-        total_ms=outro.cursor,
+        total_ms=total_ms,
         steps=tuple(spans),
         segments=tuple(segments),
         warnings=tuple(warnings),

@@ -19,6 +19,12 @@ class Kind(StrEnum):
     CUE = "cue"
     CHIME = "chime"
     SILENCE = "silence"
+    SLEEP = "sleep"  # a sleep ending's music bed after the last words, fading out
+
+    @property
+    def audible(self) -> bool:
+        """True for a sound of its own (the music bed plays under every kind)."""
+        return self in (Kind.SPEECH, Kind.CUE, Kind.CHIME)
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Segment:
     duration_ms: int
     step: int  # 0 is the intro, 1..N the steps, N+1 the outro
     text: str = ""
+    gain_db: float = 0.0  # the clip's level relative to every other line (softer: negative)
 
     @property
     def end_ms(self) -> int:
@@ -64,6 +71,17 @@ class Timeline:
     warnings: tuple[Diagnostic, ...] = field(default=())
     step_count: int = 0  # steps in the variant (a resumed session plays fewer)
 
+    @property
+    def sleep_ms(self) -> int:
+        """The length of the sleep ending's music after the last words (0 without one)."""
+        last = self.segments[-1] if self.segments else None
+        return last.duration_ms if last is not None and last.kind is Kind.SLEEP else 0
+
+    @property
+    def session_ms(self) -> int:
+        """Where the session proper ends: the total, less any sleep ending's music."""
+        return self.total_ms - self.sleep_ms
+
     def spoken_texts(self) -> list[str]:
         """Return the distinct texts spoken in this session, in order."""
         texts = [s.text for s in self.segments if s.kind in (Kind.SPEECH, Kind.CUE)]
@@ -93,6 +111,7 @@ class Timeline:
                     "duration_ms": s.duration_ms,
                     "step": s.step,
                     "text": s.text,
+                    **({"gain_db": s.gain_db} if s.gain_db else {}),
                 }
                 for s in self.segments
             ],

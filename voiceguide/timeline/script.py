@@ -22,6 +22,7 @@ AFTER_ANNOUNCEMENT_MS = 700
 CUE_GAP_MS = 1000  # least silence before a cue
 MIN_HOLD_MS = 1000  # least silence at the end of a step
 TAIL_MS = 3000  # silence after the last word
+SLEEP_SOFTER_DB = 6.0  # a sleep ending's closing words are spoken this much softer
 
 ESTIMATED_CHIME_MS = 1500  # the chime's length, for estimates made without the asset
 
