@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voiceguide.cli.core import guarded, run_of, stderr, warn
+from voiceguide.cli.history import recorder_for
 from voiceguide.cli.options import (
     Engine,
     Minutes,
@@ -67,14 +68,16 @@ class _StatusPrinter:
 
     def __call__(self, status: Status) -> None:
         line = _status_line(status)[: self.width]
-        sys.stderr.write(f"\r\x1b[2K{line}")
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):  # the terminal has gone (SIGHUP follows)
+            sys.stderr.write(f"\r\x1b[2K{line}")
+            sys.stderr.flush()
         self.shown = True
 
     def clear(self) -> None:
         if self.shown:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
+            with contextlib.suppress(OSError):
+                sys.stderr.write("\r\x1b[2K")
+                sys.stderr.flush()
 
 
 def _parse_lead_in(text: str | None) -> int:
@@ -147,6 +150,7 @@ def play(
     output = env.open_output(backend, device)  # no sound device: say so before any work
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(output.close)
+        recorder = recorder_for(run, loaded, _routine_key(loaded), variant, overrides)
         session = open_session(run, loaded, overrides, options, bed="if-possible")
         cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
         was_ready = session.ready
@@ -160,9 +164,9 @@ def play(
         player = Player(
             lambda: session.timeline,
             session.blocks,
-            output,
+            recorder.output(output),  # counts the time heard, for the practice log
             controls=controls,
-            on_status=printer,
+            on_status=recorder.on_status(printer),
             tones=tones,
             preview=session.preview,
         )
@@ -186,7 +190,7 @@ def play(
             with controls if controls is not None else _nothing():
                 outcome = player.play()
         except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
-            remember(stop.outcome.section)
+            recorder.stopped(remember(stop.outcome.section), interrupted=True)
             if printer is not None:
                 printer.clear()
             raise
@@ -197,11 +201,13 @@ def play(
     if outcome.finished:
         timeline = session.timeline
         store.set(key, None)
+        recorder.finished()
         typer.echo(
             f"finished {timeline.title} ({timeline.variant}, {format_clock(timeline.total_ms)})"
         )
         return
     step = remember(outcome.section)
+    recorder.stopped(step)
     where = f"step {step} of {count}" if step is not None else "the closing"
     flag = " --short" if variant is Variant.SHORT else ""
     typer.echo(
