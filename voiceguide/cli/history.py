@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SHOWN = 10  # sessions the table shows without --limit
 WEEKS = 8
+TITLE = 30  # the routine column's width: the built-in titles fit
 EMPTY = (
     "No sessions recorded yet: each session you play for a minute or more "
     "(or to its end) appears here."
@@ -160,12 +161,12 @@ def _csv_header() -> dict[str, object]:
 
 def table(shown: list[Play], every: list[Play], today: datetime.date, weeks: int) -> list[str]:
     """Return the sessions shown (oldest first) and every session's minutes per week, as lines."""
-    lines = [f"{'date':<16}  {'routine':<28} {'version':<7} {'min':>5}  how it ended"]
+    lines = [f"{'date':<16}  {'routine':<{TITLE}} {'version':<7} {'min':>5}  how it ended"]
     for play in shown:
         title = play.title or play.routine
-        title = title if len(title) <= 28 else title[:27] + "…"
+        title = title if len(title) <= TITLE else title[: TITLE - 1] + "…"
         lines.append(
-            f"{_local(play):%Y-%m-%d %H:%M}  {title:<28} {play.variant:<7} "
+            f"{_local(play):%Y-%m-%d %H:%M}  {title:<{TITLE}} {play.variant:<7} "
             f"{play.listened_ms / 60_000:>5.1f}  {ending(play)}"
         )
     lines += ["", "week of      minutes"]

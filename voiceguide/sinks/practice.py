@@ -211,6 +211,10 @@ class PracticeLog:
             found = con.execute("PRAGMA quick_check").fetchall()
             if found != [("ok",)]:
                 raise DamagedLogError("; ".join(str(row[0]) for row in found[:3]))
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            self._newer = version > SCHEMA_VERSION
+            if version >= SCHEMA_VERSION:
+                return  # up to date: reading needs no lock
             with contextlib.suppress(sqlite3.OperationalError):  # a file system without WAL
                 con.execute("PRAGMA journal_mode = WAL")
             con.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it
@@ -218,14 +222,12 @@ class PracticeLog:
                 version = con.execute("PRAGMA user_version").fetchone()[0]
                 for step in range(version, SCHEMA_VERSION):
                     MIGRATIONS[step](con, self.folder, self.min_ms)
-                if version < SCHEMA_VERSION:
-                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                con.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     con.execute("ROLLBACK")
                 raise
-        self._newer = version > SCHEMA_VERSION
         legacy = self.folder / LEGACY
         if version == 0 and legacy.exists():  # imported: kept beside the log, never deleted
             with contextlib.suppress(OSError):
