@@ -140,6 +140,8 @@ def test_after_sigkill_the_log_is_readable_and_has_the_session(tmp_path: Path) -
         assert process.wait(timeout=20) == -signal.SIGKILL
     finally:
         process.kill()
+    # Killed with its writes still in the write-ahead log, which the next reader recovers.
+    assert (state(tmp_path) / "practice.db-wal").stat().st_size > 0
     with sqlite3.connect(state(tmp_path) / "practice.db") as con:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     (row,) = PracticeLog(state(tmp_path)).plays()

@@ -191,6 +191,8 @@ class PracticeLog:
         self.warn = warn
         self._now = now or (lambda: datetime.datetime.now(datetime.UTC))
         self._lock = threading.Lock()
+        self._local = threading.local()  # each thread's connection (serve reports from many)
+        self._open: list[sqlite3.Connection] = []
         self._ready = False
         self._newer = False
         self._warned: set[str] = set()
@@ -202,9 +204,40 @@ class PracticeLog:
                 self.warn(line)
 
     def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        # Each connection is used by one thread at a time; close() may close it from another.
+        con = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         con.execute("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
         return con
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        """Give this thread's connection, kept open between writes (no checkpoint on each).
+
+        A connection that failed is closed, and the next call makes a new one.
+        """
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+            with self._lock:
+                self._open.append(con)
+        try:
+            yield con
+        except BaseException:
+            self._local.con = None
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connections kept for writing (the log can still be used: it reopens)."""
+        with self._lock:
+            kept, self._open = self._open, []
+        self._local = threading.local()
+        for con in kept:
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
 
     def _check_and_migrate(self) -> None:
         with contextlib.closing(self._connect()) as con:
@@ -301,7 +334,7 @@ class PracticeLog:
         if not self.open():
             return
         try:
-            with contextlib.closing(self._connect()) as con:
+            with self._writer() as con:
                 if play.finished or play.listened_ms >= self.min_ms:
                     con.execute(_UPSERT, _row(play))
                 else:

@@ -109,7 +109,9 @@ class SessionRecorder:
     def finished(self) -> None:
         """The session played to its end."""
         self._save(self.heard_ms(), ended="finished", step=None)
+        self.log.close()
 
     def stopped(self, step: int | None, *, interrupted: bool = False) -> None:
         """The listener quit (or Ctrl-C, a signal) at this step (None: in the closing)."""
         self._save(self.heard_ms(), ended="interrupted" if interrupted else "stopped", step=step)
+        self.log.close()
