@@ -19,11 +19,15 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.conftest import DATA
 from tests.sinks.test_playback import _read_until as read_until
 from tests.sinks.test_playback import _spawn_in_pty as spawn_in_pty
 from tests.sound import alsa_env
+from voiceguide.cli import app
+from voiceguide.env import Environment
+from voiceguide.errors import ExitCode
 from voiceguide.sinks.practice import Play, PracticeLog
 
 TINY = DATA / "routines" / "tiny.toml"
@@ -227,3 +231,27 @@ def test_sighup_saves_the_resume_point_and_restores_the_terminal(tmp_path: Path,
     assert resume == {f"{TINY.resolve()}|full": 1}
     (row,) = PracticeLog(folder).plays()
     assert (row.ended, row.step) == ("interrupted", 1)
+
+
+def test_sighup_during_a_command_exits_129(
+    runner: CliRunner, fake_env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caught: list[int] = []
+    # Should the CLI not take SIGHUP over, this catches it (instead of the test run ending).
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: caught.append(signum))
+    try:
+
+        def hung_up(*args: object, **kwargs: object) -> None:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(5)  # the handler raises long before this ends
+            raise AssertionError("SIGHUP did not stop the command")
+
+        monkeypatch.setattr("voiceguide.pipeline.build_session", hung_up)
+        ours = signal.getsignal(signal.SIGHUP)
+        result = runner.invoke(app, ["show", "lower-back"], obj=fake_env)
+        assert result.exit_code == ExitCode.HUNG_UP == 129
+        assert result.stderr == "hung up\n"
+        assert caught == []
+        assert signal.getsignal(signal.SIGHUP) is ours  # put back once the command ends
+    finally:
+        signal.signal(signal.SIGHUP, previous)

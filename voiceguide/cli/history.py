@@ -180,7 +180,12 @@ def history(
     ctx: typer.Context,
     limit: Annotated[
         int | None,
-        typer.Option("--limit", "-n", min=1, help=f"Show this many sessions [default: {SHOWN}]."),
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            help=f"Show this many sessions \\[default: {SHOWN}; --json, --csv: all].",
+        ),
     ] = None,
     weeks: Annotated[
         int, typer.Option("--weeks", min=1, max=520, help="Minutes per week for this many weeks.")
