@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -309,3 +310,44 @@ def test_a_session_stopped_early_leaves_no_row(tmp_path: Path, session: Session)
     recorder.stopped(1)
     assert recorder.heard_ms() == 2_000
     assert log.plays() == []
+
+
+RACER = """
+import sys, time
+from pathlib import Path
+from voiceguide.sinks.practice import Play, PracticeLog
+folder, name, start = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+while time.time() < start:
+    pass
+log = PracticeLog(folder, warn=lambda line: print("warn:", line))
+log.record(Play(name, "r", "full", "2026-12-01T08:00:00+00:00", 90_000, False))
+"""
+
+
+@pytest.mark.parametrize("before", ["no log", "a damaged log"])
+def test_processes_opening_the_log_at_once_all_record(tmp_path: Path, before: str) -> None:
+    """They make (or replace) the log at the same moment: one migrates, one moves aside."""
+    if before == "a damaged log":
+        (tmp_path / "practice.db").write_bytes(b"garbage" * 1000)
+    start = f"{time.time() + 1.5:.3f}"
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path), f"r{n}", start],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(4)
+    ]
+    said = [racer.communicate(timeout=60)[0] for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers)
+    assert sorted(p.play for p in PracticeLog(tmp_path).plays()) == ["r0", "r1", "r2", "r3"]
+    aside = [
+        p for p in tmp_path.glob("practice.db.damaged-*") if p.name[-4:] not in ("-wal", "-shm")
+    ]
+    warned = [line for out in said for line in out.splitlines()]
+    if before == "a damaged log":
+        assert len(aside) == 1 and len(warned) == 1, warned  # one moved it; the rest used the new
+    else:
+        assert aside == [] and warned == []
+    with sqlite3.connect(tmp_path / "practice.db") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)
