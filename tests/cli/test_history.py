@@ -162,7 +162,7 @@ def test_csv_to_stdout_and_to_a_file(runner: CliRunner, env: Environment, tmp_pa
     target.write_text("an earlier export\n")
     written = runner.invoke(app, ["history", "--csv", "--limit", "1", "-o", str(target)], obj=env)
     assert written.exit_code == 0, written.output
-    assert written.stdout == f"wrote {target} (1 sessions)\n"
+    assert written.stdout == f"wrote {target} (1 session)\n"
     assert [r["id"] for r in csv.DictReader(io.StringIO(target.read_text()))] == ["play-0004"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
     missing = runner.invoke(

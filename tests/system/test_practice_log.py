@@ -255,3 +255,33 @@ def test_sighup_during_a_command_exits_129(
         assert signal.getsignal(signal.SIGHUP) is ours  # put back once the command ends
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_log_that_cannot_be_written_never_stops_the_session(tmp_path: Path) -> None:
+    """Under a 4 KB file size limit the log cannot be written (EFBIG, as ENOSPC on a full disk)."""
+    import resource
+
+    env = null_env(tmp_path)
+    assert play(env, "--minutes", "2").returncode == 0  # the clips cached, the log made
+    limit = 4096  # the log's write-ahead files need more
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run(
+        [*PLAY, "--minutes", "3"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=limited,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("finished Tiny (full, 3:00)")
+    # One line from voiceguide (a C library may add its own about the limit).
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith(("warning", "error"))]
+    assert line.startswith(f"warning: cannot open the practice log {state(tmp_path)}")
+    (row,) = PracticeLog(state(tmp_path)).plays()  # the first session only, and readable
+    assert abs(row.listened_ms - 120_000) <= 100

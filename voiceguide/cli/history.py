@@ -67,6 +67,10 @@ def recorder_for(
     return SessionRecorder(log, play)
 
 
+def _sessions(n: int) -> str:
+    return f"{n} session" if n == 1 else f"{n} sessions"
+
+
 def _local(play: Play) -> datetime.datetime:
     return play.started_at.astimezone()
 
@@ -230,7 +234,7 @@ def history(
 
         check_folder(output.parent)
         write_text(output, text)
-        typer.echo(f"wrote {output} ({len(chosen)} sessions)")
+        typer.echo(f"wrote {output} ({_sessions(len(chosen))})")
         return
     if not every:
         typer.echo(EMPTY)
