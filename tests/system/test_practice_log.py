@@ -285,3 +285,23 @@ def test_a_log_that_cannot_be_written_never_stops_the_session(tmp_path: Path) ->
     assert line.startswith(f"warning: cannot open the practice log {state(tmp_path)}")
     (row,) = PracticeLog(state(tmp_path)).plays()  # the first session only, and readable
     assert abs(row.listened_ms - 120_000) <= 100
+
+
+def test_a_sighup_ignored_under_nohup_stays_ignored(
+    runner: CliRunner, fake_env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        during: list[object] = []
+
+        def look(*args: object, **kwargs: object) -> None:
+            during.append(signal.getsignal(signal.SIGHUP))
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored: the command goes on
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr("voiceguide.pipeline.build_session", look)
+        result = runner.invoke(app, ["show", "lower-back"], obj=fake_env)
+        assert during == [signal.SIG_IGN]
+        assert result.exit_code == ExitCode.INTERRUPTED
+    finally:
+        signal.signal(signal.SIGHUP, previous)

@@ -191,14 +191,16 @@ def _sigterm_stops() -> Iterator[None]:
     terminal closed) then unwind through the same clean-up as Ctrl-C: the
     encoder stopped, temp files removed, the terminal restored, the resume
     point saved. Before and after the command there is nothing to clean up,
-    and they end the process at once.
+    and they end the process at once. A SIGHUP ignored (`nohup`) stays ignored.
     """
     import signal
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (and receives signals)
         return
-    previous = {sig: signal.signal(sig, _terminate) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup, play on
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminate)
     try:
         yield
     finally:
