@@ -59,7 +59,7 @@ class Environment:
 
     make_engine: EngineFactory = _create_engine
     cache_dir: Path | None = None  # clips and analyses: XDG_CACHE_HOME/voiceguide/clips
-    state_dir: Path | None = None  # resume points: XDG_STATE_HOME/voiceguide
+    state_dir: Path | None = None  # resume points, practice log: XDG_STATE_HOME/voiceguide
     config_path: Path | None = None  # XDG_CONFIG_HOME/voiceguide/config.toml
     routines_dir: Path | None = None  # the user's routines: XDG_CONFIG_HOME/voiceguide/routines
     voices_dir: Path | None = None  # extra Piper voices: XDG_DATA_HOME/voiceguide/voices
@@ -165,8 +165,8 @@ class Environment:
 
         return ResumeStore(self.state_folder())
 
-    def practice_log(self) -> PracticeLog:
-        """Return the log of sessions played (through `serve`'s page)."""
+    def practice_log(self, warn: Callable[[str], None] | None = None) -> PracticeLog:
+        """Return the log of sessions played (STATE/practice.db); warn gets its problems."""
         from voiceguide.sinks.practice import PracticeLog
 
-        return PracticeLog(self.state_folder())
+        return PracticeLog(self.state_folder(), warn=warn)

@@ -19,12 +19,17 @@ class ExitCode(IntEnum):
     OUTPUT = 6  # the output file cannot be written
     DEVICE = 7  # no usable sound device
     CONFIG = 8  # the config file is invalid
+    HUNG_UP = 129  # SIGHUP (128 + SIGHUP): the terminal was closed
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
     TERMINATED = 143  # SIGTERM (128 + SIGTERM), e.g. `kill` or a shutting-down session
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: stop as for Ctrl-C, cleaning up on the way out (see cli.core)."""
+
+
+class HungUp(Terminated):
+    """SIGHUP arrived (the terminal was closed): stop as for SIGTERM (see cli.core)."""
 
 
 @dataclass(frozen=True)

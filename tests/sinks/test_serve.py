@@ -28,6 +28,7 @@ from voiceguide.env import Environment
 from voiceguide.errors import ExitCode
 from voiceguide.routine.library import load_routine_file
 from voiceguide.routine.model import Variant
+from voiceguide.sinks.practice import PracticeLog
 from voiceguide.sinks.renders import Choice, session_key
 
 
@@ -240,25 +241,29 @@ def test_a_play_is_logged_and_resumes_at_its_step(served: Served) -> None:
     assert status == 204
     again = served.session("routine=tiny&variant=full")
     assert again["resume_ms"] == second["start_ms"] and again["resume_step"] == 2
-    plays = json.loads((served.state / "practice.json").read_text())["plays"]
-    assert {
-        "play": "test-play-0001",
-        "routine": "tiny",
-        "variant": "full",
-        "started": "2026-01-01T22:00:00+00:00",
-        "listened_ms": 12_000,
-        "finished": False,
-    } in plays
+    # Under a minute: not in the practice log (yet).
+    assert "test-play-0001" not in {p.play for p in PracticeLog(served.state).plays()}
+    report |= {"listened_ms": 72_000}
+    status, _, _ = served.request(*post, body=json.dumps(report).encode())
+    assert status == 204
+    (mine,) = [p for p in PracticeLog(served.state).plays() if p.play == "test-play-0001"]
+    assert (mine.routine, mine.variant, mine.started) == (
+        "tiny",
+        "full",
+        "2026-01-01T22:00:00+00:00",
+    )
+    assert (mine.listened_ms, mine.finished, mine.step, mine.step_count) == (72_000, False, 2, 2)
+    assert (mine.title, mine.player) == ("Tiny", "serve")
     # The same resume store as `voiceguide play --resume`.
     resume = json.loads((served.state / "resume.json").read_text())
     assert resume[f"{(ROUTINES / 'tiny.toml').resolve()}|full"] == 2
-    report |= {"finished": True, "listened_ms": 20_000, "position_ms": answer["total_ms"]}
+    report |= {"finished": True, "listened_ms": 90_000, "position_ms": answer["total_ms"]}
     status, _, _ = served.request(*post, body=json.dumps(report).encode())
     assert status == 204
     assert served.session("routine=tiny&variant=full")["resume_ms"] == 0
-    plays = json.loads((served.state / "practice.json").read_text())["plays"]
-    mine = [p for p in plays if p["play"] == "test-play-0001"]
-    assert len(mine) == 1 and mine[0]["finished"] and mine[0]["listened_ms"] == 20_000
+    mine = [p for p in PracticeLog(served.state).plays() if p.play == "test-play-0001"]
+    assert len(mine) == 1 and mine[0].finished and mine[0].listened_ms == 90_000
+    assert mine[0].ended == "finished" and mine[0].step is None
     for body, reason in [
         (b"not json", "the report must be JSON"),
         (b"[]", "the report must be a JSON object"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.sinks.conftest import ROOT, Served
+from voiceguide.sinks.practice import PracticeLog
 
 ARTIFACTS = Path(os.environ.get("VOICEGUIDE_ARTIFACTS", ROOT / "build" / "test-artifacts"))
 CHROMIUM_ARGS = [
@@ -170,5 +170,7 @@ def test_first_render_shows_progress_then_plays_and_resumes(served: Served, page
     assert start_s - 0.05 <= at < start_s + 1.5
     assert _title(page) == "Breathe out"
     page.click("#toggle")
-    plays = json.loads((served.state / "practice.json").read_text())["plays"]
-    assert any(p["routine"] == "tiny" and p["variant"] == "short" for p in plays)
+    # Reported (the resume point above), but heard for seconds only: the practice
+    # log keeps sessions heard for a minute or more (tests/sinks/test_serve.py).
+    plays = PracticeLog(served.state).plays()
+    assert not any(p.routine == "tiny" and p.variant == "short" for p in plays)

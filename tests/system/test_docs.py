@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import fake_measure
-from voiceguide.errors import ExitCode, Terminated
+from voiceguide.errors import ExitCode, HungUp, Terminated
 from voiceguide.routine.format import parse_routine
 from voiceguide.routine.model import Variant
 from voiceguide.timeline.compile import compile_timeline
@@ -154,6 +154,13 @@ def _said_by_voiceguide(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[s
 
     with monkeypatch.context() as patch:
         patch.setattr("voiceguide.pipeline.build_session", terminated)
+        run("show", str(tiny))
+
+    def hung_up(*args: object, **kwargs: object) -> None:
+        raise HungUp
+
+    with monkeypatch.context() as patch:
+        patch.setattr("voiceguide.pipeline.build_session", hung_up)
         run("show", str(tiny))
     return said
 

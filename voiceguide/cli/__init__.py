@@ -1,6 +1,6 @@
 """The command line: one module per command group, all registered here on one Typer app."""
 
-from voiceguide.cli import export, play, routines, serve, settings
+from voiceguide.cli import export, history, play, routines, serve, settings
 from voiceguide.cli.core import app
 from voiceguide.cli.options import SleepCommand
 
@@ -15,6 +15,7 @@ app.command("import")(routines.import_article)
 app.command()(routines.new)
 app.command()(routines.check)
 app.command(cls=SleepCommand)(play.play)
+app.command()(history.history)
 app.command()(serve.serve)
 
 __all__ = ["app", "main"]

@@ -27,6 +27,7 @@ from voiceguide.errors import (
     Diagnostic,
     DoesNotFitError,
     ExitCode,
+    HungUp,
     OutputError,
     RateOutOfRangeError,
     Terminated,
@@ -142,10 +143,14 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             report(err, debug=debug)
             raise typer.Exit(int(err.exit_code)) from None
         except KeyboardInterrupt as err:
-            if _by_sigterm(err):
-                stderr("terminated")
+            signalled = _by_signal(err)
+            if isinstance(signalled, HungUp):
+                _say("hung up")  # most likely to a terminal that is no longer there
+                raise typer.Exit(int(ExitCode.HUNG_UP)) from None
+            if signalled is not None:
+                _say("terminated")
                 raise typer.Exit(int(ExitCode.TERMINATED)) from None
-            stderr("interrupted")
+            _say("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             # The reader went away (`voiceguide voices | head`): stop quietly.
@@ -166,41 +171,53 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _say(line: str) -> None:
+    """Write a line to stderr if it can be written (after SIGHUP the terminal may be gone)."""
+    with contextlib.suppress(OSError):
+        stderr(line)
+
+
 def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
+    import signal
+
+    raise HungUp if signum == signal.SIGHUP else Terminated
 
 
 @contextlib.contextmanager
 def _sigterm_stops() -> Iterator[None]:
-    """While a command runs, make SIGTERM stop it as Ctrl-C does, only with exit code 143.
+    """While a command runs, make SIGTERM and SIGHUP stop it as Ctrl-C does (exit 143, 129).
 
-    SIGTERM (`kill`, a session manager, a container stopping) then unwinds
-    through the same clean-up as Ctrl-C: the encoder stopped, temp files
-    removed, the terminal restored, the resume point saved. Before and after
-    the command there is nothing to clean up, and it ends the process at once.
+    SIGTERM (`kill`, a session manager, a container stopping) and SIGHUP (the
+    terminal closed) then unwind through the same clean-up as Ctrl-C: the
+    encoder stopped, temp files removed, the terminal restored, the resume
+    point saved. Before and after the command there is nothing to clean up,
+    and they end the process at once. A SIGHUP ignored (`nohup`) stays ignored.
     """
     import signal
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set signal handlers (and receives signals)
         return
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup, play on
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminate)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
-def _by_sigterm(err: BaseException) -> bool:
-    """Return True if err is, or was raised while handling, a SIGTERM (see _sigterm_stops)."""
+def _by_signal(err: BaseException) -> Terminated | None:
+    """Return the SIGTERM or SIGHUP that err is, or was raised while handling, if any."""
     seen: set[int] = set()
     cause: BaseException | None = err
     while cause is not None and id(cause) not in seen:
         if isinstance(cause, Terminated):
-            return True
+            return cause
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
-    return False
+    return None
 
 
 def _version(value: bool) -> None:

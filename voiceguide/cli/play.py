@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voiceguide.cli.core import guarded, run_of, stderr, warn
+from voiceguide.cli.history import recorder_for
 from voiceguide.cli.options import (
     Engine,
     Minutes,
@@ -72,14 +73,16 @@ class _StatusPrinter:
 
     def __call__(self, status: Status) -> None:
         line = _status_line(status)[: self.width]
-        sys.stderr.write(f"\r\x1b[2K{line}")
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):  # the terminal has gone (SIGHUP follows)
+            sys.stderr.write(f"\r\x1b[2K{line}")
+            sys.stderr.flush()
         self.shown = True
 
     def clear(self) -> None:
         if self.shown:
-            sys.stderr.write("\r\x1b[2K")
-            sys.stderr.flush()
+            with contextlib.suppress(OSError):
+                sys.stderr.write("\r\x1b[2K")
+                sys.stderr.flush()
 
 
 def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
@@ -166,6 +169,7 @@ def play(
     output = env.open_output(backend, device)  # no sound device: say so before any work
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(output.close)
+        recorder = recorder_for(run, loaded, _routine_key(loaded), variant, overrides)
         session = open_session(
             run, loaded, overrides, options, bed="if-possible", sleep=sleep, no_sleep=no_sleep
         )
@@ -194,9 +198,9 @@ def play(
         player = Player(
             lambda: session.timeline,
             session.blocks,
-            output,
+            recorder.output(output),  # counts the time heard, for the practice log
             controls=controls,
-            on_status=report if reporters else None,
+            on_status=recorder.on_status(report if reporters else None),
             tones=tones,
             preview=session.preview,
             where=session.where_am_i,
@@ -221,7 +225,7 @@ def play(
             with keys if keys is not None else _nothing():
                 outcome = player.play()
         except Interrupted as stop:  # Ctrl-C or SIGTERM: the sound has stopped
-            remember(stop.outcome.section)
+            recorder.stopped(remember(stop.outcome.section), interrupted=True)
             if printer is not None:
                 printer.clear()
             raise
@@ -232,11 +236,13 @@ def play(
     if outcome.finished:
         timeline = session.timeline
         store.set(key, None)
+        recorder.finished()
         typer.echo(
             f"finished {timeline.title} ({timeline.variant}, {format_clock(timeline.total_ms)})"
         )
         return
     step = remember(outcome.section)
+    recorder.stopped(step)
     where = f"step {step} of {count}" if step is not None else "the closing"
     flag = " --short" if variant is Variant.SHORT else ""
     typer.echo(

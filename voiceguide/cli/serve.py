@@ -203,4 +203,5 @@ def serve(
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         server.renders.close()
+        server.log.close()
         sock.close()

@@ -5,6 +5,7 @@ Parsing reports every problem in a file at once, each at its line.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -353,6 +354,15 @@ def _toml_text(value: str) -> str:
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def content_hash(routine: Routine) -> str:
+    """Return a short hash of what a routine says and does (its routine file as to_toml writes it).
+
+    The same routine, wherever it is read from, has the same hash; any change to
+    it gives another.
+    """
+    return hashlib.sha256(to_toml(routine).encode("utf-8")).hexdigest()[:16]
 
 
 def to_toml(routine: Routine) -> str:

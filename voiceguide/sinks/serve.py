@@ -10,6 +10,7 @@ cache, the resume points and the practice log.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import json
 import re
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voiceguide.files import atomic_write
+from voiceguide.routine.format import content_hash
 from voiceguide.routine.model import Variant
 from voiceguide.sinks.feed import Episode, chapters_json, cover_png, rss
 from voiceguide.sinks.practice import Play, PracticeLog
@@ -169,7 +171,17 @@ def parse_play(server: Server, body: bytes) -> tuple[Play, Entry, Rendered, int]
     except ValueError:
         raise BadRequestError("started must be an ISO 8601 time") from None
     record = Play(
-        play, entry.id, choice.variant.value, str(started), numbers["listened_ms"], finished
+        play,
+        entry.id,
+        choice.variant.value,
+        str(started),
+        numbers["listened_ms"],
+        finished,
+        step_count=len(rendered.steps),
+        ended="finished" if finished else None,
+        title=entry.routine.title,
+        content=content_hash(entry.routine),
+        player="serve",
     )
     return record, entry, rendered, numbers["position_ms"]
 
@@ -345,6 +357,7 @@ def make_app(server: Server) -> Starlette:
             None,
         )
         resume_key = ResumeStore.key(entry.resume_key, play.variant)
+        play = dataclasses.replace(play, step=None if play.finished else step)
         if play.finished:
             await run_in_threadpool(server.resume.set, resume_key, None)
         elif step is not None:
