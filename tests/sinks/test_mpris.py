@@ -63,6 +63,30 @@ class Client:
 
         self.loop = asyncio.new_event_loop()
         self.bus = self.loop.run_until_complete(connect())
+        self.changes: list[dict[str, Any]] = []  # PropertiesChanged, as they come
+        self.seeked: list[int] = []
+        self.bus.add_message_handler(self._signal)
+        for member in ("PropertiesChanged", "Seeked"):
+            self._bus_call("AddMatch", "s", [f"type='signal',member='{member}',path='{PATH}'"])
+
+    def _signal(self, message: Any) -> None:
+        if message.member == "PropertiesChanged" and message.body[0] == PLAYER:
+            self.changes.append({k: v.value for k, v in message.body[1].items()})
+        elif message.member == "Seeked":
+            self.seeked.append(message.body[0])
+
+    def _bus_call(self, member: str, signature: str, body: list[Any]) -> None:
+        from dbus_fast import Message
+
+        message = Message(
+            destination="org.freedesktop.DBus",
+            path="/org/freedesktop/DBus",
+            interface="org.freedesktop.DBus",
+            member=member,
+            signature=signature,
+            body=body,
+        )
+        self.loop.run_until_complete(self.bus.call(message))
 
     def call(self, member: str, signature: str = "", body: list[Any] | None = None) -> float:
         """Call a Player method; return when it was sent (time.monotonic)."""
@@ -176,11 +200,19 @@ def test_media_keys_drive_a_real_session(
             resume_at = client.call("Play")
             wait_until(lambda: client.get("PlaybackStatus") == "Playing")
             time.sleep(1.0)
+            # Seek and SetPosition move within the session (SetPosition: in the track playing).
+            track = client.get("Metadata")["mpris:trackid"].value
+            client.call("SetPosition", "ox", [track, 5_000_000])
+            wait_until(lambda: abs(client.get("Position") - 5_000_000) < 300_000)
+            client.call("Seek", "x", [-3_000_000])
+            wait_until(lambda: abs(client.get("Position") - 2_000_000) < 300_000)
+            assert len(client.seeked) >= 2
             playerctl(env, "next")
             wait_until(lambda: playerctl(env, "metadata", "xesam:title") == "2/2 · Breathe out")
             time.sleep(1.0)
             playerctl(env, "stop")
             out, err = process.communicate(timeout=20)
+            client._bus_call("GetId", "", [])  # take in the signals sent before it ended
         finally:
             client.close()
             if process.poll() is None:
@@ -190,6 +222,13 @@ def test_media_keys_drive_a_real_session(
     assert "stopped at step 2 of 2" in out
     resume = json.loads((tmp_path / "state" / "voiceguide" / "resume.json").read_text())
     assert 2 in resume.values() or any(v == 2 for v in resume.get("positions", {}).values()), resume
+
+    # PropertiesChanged told of every change: the track, pause and play, the end.
+    # (The client connected after the player's first report: that one is not among them.)
+    titles = [c["Metadata"]["xesam:title"].value for c in client.changes if "Metadata" in c]
+    assert titles[-2:] == ["1/2 · Breathe in", "2/2 · Breathe out"], titles
+    statuses = [c["PlaybackStatus"] for c in client.changes if "PlaybackStatus" in c]
+    assert statuses[-3:] == ["Paused", "Playing", "Stopped"], statuses
 
     samples, rms, stamps = levels(recording)
     loud = rms > 10 ** (-45 / 20)

@@ -196,8 +196,9 @@ def test_real_time_pause_silences_within_150ms_and_resume_continues(
     # the first moments of a new stream: 20 to 160 ms measured, whatever the chunk size.
     assert start_before < 8820
     stopped_at = start_before + len(before)
-    # Resume picks up where the sound stopped (to within 10 ms: the analysis windows).
-    assert abs(start_after - stopped_at) <= 441, (start_after, stopped_at)
+    # Resume picks up where the sound stopped: to within the analysis windows
+    # (10 ms), where each stretch's edge was found to within one window.
+    assert abs(start_after - stopped_at) <= 2 * 441, (start_after, stopped_at)
     # Nothing skipped or played twice: the two stretches add up to the 5.9 s of noise.
     assert abs((start_before + len(before) + len(after)) / 44_100 - 5.9) < 0.03
 

@@ -18,17 +18,39 @@ from voiceguide.speech.library import SpeechLibrary
 from voiceguide.speech.system import SystemEngine
 
 
+def _spoken_in_a_new_process(text: str, rate_wpm: int) -> tuple[int, int, int]:
+    """Return (length in ms, sample rate, peak) of text spoken at a rate by a fresh process.
+
+    One process, one rate: pyttsx3 shares one espeak-ng engine among every
+    SystemEngine of a process, and a second rate set on it in the same
+    process is not always heard (a known fault, left to its own issue).
+    """
+    script = (
+        "import sys, numpy as np\n"
+        "from voiceguide.speech.system import SystemEngine\n"
+        "clip = SystemEngine(rate_wpm=int(sys.argv[2])).synthesize(sys.argv[1]).trimmed()\n"
+        "print(clip.duration_ms, clip.sample_rate, int(np.abs(clip.samples.astype(int)).max()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, text, str(rate_wpm)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    return int(out[0]), int(out[1]), int(out[2])
+
+
 def test_system_voice_speaks_with_a_length_that_follows_the_rate() -> None:
     text = "Breathe in slowly, and let your shoulders soften as you breathe out."
-    slow = SystemEngine(rate_wpm=120).synthesize(text).trimmed()
-    fast = SystemEngine(rate_wpm=240).synthesize(text).trimmed()
-    assert slow.sample_rate == 22_050
-    peak = np.abs(slow.samples.astype(np.int32)).max()
+    slow_ms, sample_rate, peak = _spoken_in_a_new_process(text, 120)
+    fast_ms, _, _ = _spoken_in_a_new_process(text, 240)
+    assert sample_rate == 22_050
     assert peak > 3000, "the clip should contain audible speech"
     # Twice the rate takes clearly less time (espeak does not scale exactly).
-    assert 1.5 < slow.duration_ms / fast.duration_ms < 2.5
+    assert 1.5 < slow_ms / fast_ms < 2.5
     words = len(text.split())
-    assert 0.5 < slow.duration_ms / (words * 60_000 / 120) < 1.5
+    assert 0.5 < slow_ms / (words * 60_000 / 120) < 1.5
 
 
 def test_trimming_removes_engine_silence_at_both_ends() -> None:
