@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DATA
-from tests.sinks.test_playback import with_dirs
+from tests.sinks.test_playback import voiceguide, with_dirs
 from tests.sound import PulseServer, Recording, file_device_env
 from voiceguide.audio.analysis import prepare
 from voiceguide.pipeline import load_chime
@@ -254,15 +254,7 @@ def test_without_a_session_bus_play_is_unaffected(tmp_path: Path) -> None:
     env = with_dirs(file_device_env(tmp_path, capture), tmp_path)
     for name in ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "DISPLAY"):
         env.pop(name, None)
-    quiet = subprocess.run(
-        [sys.executable, "-m", "voiceguide", "play", str(TINY), "--engine", "system"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    quiet = voiceguide(["play", str(TINY), "--engine", "system"], env)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout.startswith("finished Tiny")
     assert quiet.stderr == ""
@@ -270,15 +262,7 @@ def test_without_a_session_bus_play_is_unaffected(tmp_path: Path) -> None:
     # A bus address that leads nowhere: the same, without a word.
     env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path / 'no-bus'}"
     capture.unlink()
-    broken = subprocess.run(
-        [sys.executable, "-m", "voiceguide", "play", str(TINY), "--engine", "system"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    broken = voiceguide(["play", str(TINY), "--engine", "system"], env)
     assert broken.returncode == 0, broken.stderr
     assert broken.stderr == ""
     assert capture.read_bytes() == played

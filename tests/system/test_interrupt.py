@@ -357,31 +357,43 @@ def test_ctrl_c_at_the_terminal_during_an_export(tmp_path: Path) -> None:
     assert encoders(tmp_path) == []
 
 
-# SIGTERM in process: the same clean-up as Ctrl-C, exit code 143.
+# SIGTERM and SIGHUP in process: the same clean-up as Ctrl-C, exit code 143 or 129.
 
 
-def test_sigterm_during_a_command_exits_143(
-    runner: CliRunner, fake_env: Environment, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+        (signal.SIGHUP, ExitCode.HUNG_UP, "hung up"),  # the terminal was closed
+    ],
+)
+def test_sigterm_or_sighup_during_a_command_exits_143_or_129(
+    runner: CliRunner,
+    fake_env: Environment,
+    monkeypatch: pytest.MonkeyPatch,
+    signum: signal.Signals,
+    code: ExitCode,
+    said: str,
 ) -> None:
     caught: list[int] = []
-    # Should the CLI not take SIGTERM over, this catches it (instead of the test run ending).
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: caught.append(signum))
+    # Should the CLI not take the signal over, this catches it (instead of the test run ending).
+    previous = signal.signal(signum, lambda signum, frame: caught.append(signum))
     try:
 
-        def terminated(*args: object, **kwargs: object) -> None:
-            os.kill(os.getpid(), signal.SIGTERM)
+        def stopped(*args: object, **kwargs: object) -> None:
+            os.kill(os.getpid(), signum)
             time.sleep(5)  # the handler raises long before this ends
-            raise AssertionError("SIGTERM did not stop the command")
+            raise AssertionError(f"{signum.name} did not stop the command")
 
-        monkeypatch.setattr("voiceguide.pipeline.build_session", terminated)
-        ours = signal.getsignal(signal.SIGTERM)
+        monkeypatch.setattr("voiceguide.pipeline.build_session", stopped)
+        ours = signal.getsignal(signum)
         result = runner.invoke(app, ["show", "lower-back"], obj=fake_env)
-        assert result.exit_code == ExitCode.TERMINATED == 143
-        assert result.stderr == "terminated\n"
+        assert result.exit_code == code == 128 + signum
+        assert result.stderr == f"{said}\n"
         assert caught == []
-        assert signal.getsignal(signal.SIGTERM) is ours  # put back once the command ends
+        assert signal.getsignal(signum) is ours  # put back once the command ends
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signum, previous)
 
 
 class TerminatedOutput(FakeOutput):

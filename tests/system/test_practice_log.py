@@ -25,6 +25,7 @@ from tests.conftest import DATA
 from tests.sinks.test_playback import _read_until as read_until
 from tests.sinks.test_playback import _spawn_in_pty as spawn_in_pty
 from tests.sound import alsa_env
+from tests.system.test_interrupt import run_env
 from voiceguide.cli import app
 from voiceguide.env import Environment
 from voiceguide.errors import ExitCode
@@ -37,16 +38,9 @@ LONG = "1440"  # minutes: a day-long session, stopped long before its end
 
 def null_env(folder: Path) -> dict[str, str]:
     """A real run's environment: ALSA's null device, its folders in `folder`."""
-    env = alsa_env(folder, "pcm.!default { type null }\n")
-    for name in ("cache", "state", "config", "tmp"):
-        (folder / name).mkdir(exist_ok=True)
-    env.update(
-        XDG_CACHE_HOME=str(folder / "cache"),
-        XDG_STATE_HOME=str(folder / "state"),
-        XDG_CONFIG_HOME=str(folder / "config"),
-        TMPDIR=str(folder / "tmp"),
-        COLUMNS="120",
-    )
+    env = run_env(folder)
+    env["ALSA_CONFIG_PATH"] = alsa_env(folder, "pcm.!default { type null }\n")["ALSA_CONFIG_PATH"]
+    env["COLUMNS"] = "120"
     return env
 
 
@@ -231,30 +225,6 @@ def test_sighup_saves_the_resume_point_and_restores_the_terminal(tmp_path: Path,
     assert resume == {f"{TINY.resolve()}|full": 1}
     (row,) = PracticeLog(folder).plays()
     assert (row.ended, row.step) == ("interrupted", 1)
-
-
-def test_sighup_during_a_command_exits_129(
-    runner: CliRunner, fake_env: Environment, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    caught: list[int] = []
-    # Should the CLI not take SIGHUP over, this catches it (instead of the test run ending).
-    previous = signal.signal(signal.SIGHUP, lambda signum, frame: caught.append(signum))
-    try:
-
-        def hung_up(*args: object, **kwargs: object) -> None:
-            os.kill(os.getpid(), signal.SIGHUP)
-            time.sleep(5)  # the handler raises long before this ends
-            raise AssertionError("SIGHUP did not stop the command")
-
-        monkeypatch.setattr("voiceguide.pipeline.build_session", hung_up)
-        ours = signal.getsignal(signal.SIGHUP)
-        result = runner.invoke(app, ["show", "lower-back"], obj=fake_env)
-        assert result.exit_code == ExitCode.HUNG_UP == 129
-        assert result.stderr == "hung up\n"
-        assert caught == []
-        assert signal.getsignal(signal.SIGHUP) is ours  # put back once the command ends
-    finally:
-        signal.signal(signal.SIGHUP, previous)
 
 
 def test_a_log_that_cannot_be_written_never_stops_the_session(tmp_path: Path) -> None:
