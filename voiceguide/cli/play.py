@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -95,6 +95,27 @@ def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
     return remote if remote.start(at_first_report=True) else None
 
 
+def _wire(
+    keys: Controls | None, remote: MprisControls | None, printer: _StatusPrinter | None
+) -> tuple[Controls | None, Callable[[Status], None] | None]:
+    """Return the player's controls (keys, media keys, or both) and who hears its reports."""
+    from voiceguide.sinks.player import MergedControls
+
+    sources = [c for c in (keys, remote) if c is not None]
+    controls: Controls | None = None
+    if sources:
+        controls = sources[0] if len(sources) == 1 else MergedControls(*sources)
+    reporters = [r for r in (printer, remote.update if remote else None) if r is not None]
+    if not reporters:
+        return controls, None
+
+    def report(status: Status) -> None:
+        for reporter in reporters:
+            reporter(status)
+
+    return controls, report
+
+
 def _parse_lead_in(text: str | None) -> int:
     if not text:
         return 0
@@ -139,7 +160,7 @@ def play(
     """Play a session hands-free: space pauses, n/→ next step, b/← back, i says where you are,
     q quits. Media keys, headset buttons and phone remotes work too (MPRIS)."""
     from voiceguide import pipeline
-    from voiceguide.sinks.player import Interrupted, MergedControls, Player
+    from voiceguide.sinks.player import Interrupted, Player
 
     check_sleep(sleep, no_sleep)
     run = run_of(ctx)
@@ -185,22 +206,13 @@ def play(
         remote = _media_keys(run, loaded)
         if remote is not None:
             cleanup.callback(remote.close)
-        sources: list[Controls] = [c for c in (keys, remote) if c is not None]
-        controls: Controls | None = MergedControls(*sources) if len(sources) > 1 else None
-        if len(sources) == 1:
-            controls = sources[0]
-        reporters = [r for r in (printer, remote.update if remote else None) if r is not None]
-
-        def report(status: Status) -> None:
-            for reporter in reporters:
-                reporter(status)
-
+        controls, report = _wire(keys, remote, printer)
         player = Player(
             lambda: session.timeline,
             session.blocks,
             recorder.output(output),  # counts the time heard, for the practice log
             controls=controls,
-            on_status=recorder.on_status(report if reporters else None),
+            on_status=recorder.on_status(report),
             tones=tones,
             preview=session.preview,
             where=session.where_am_i,
