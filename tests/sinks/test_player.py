@@ -484,3 +484,32 @@ def test_merged_controls_take_orders_from_each_source() -> None:
     started = time.monotonic()
     assert merged.poll(0.05) is None
     assert time.monotonic() - started >= 0.05
+
+
+def test_the_sleep_ending_is_reported_as_such() -> None:
+    from voiceguide.sinks.mpris import track_title
+
+    routine = load_routine_file(DATA / "routines" / "tiny.toml")
+    timeline = compile_timeline(
+        routine, Variant.FULL, fake_measure, chime_ms=load_chime().duration_ms, sleep_ms=60_000
+    )
+    mix = plan_mix(timeline, FakeEngine().synthesize, load_chime())
+    statuses: list[Status] = []
+    ticks = iter(range(10**9))  # a clock that moves a second each time it is read
+    player = Player(
+        timeline,
+        lambda frame: render(timeline, mix, start_frame=frame),
+        FakeOutput(LATENCY),
+        clock=lambda: float(next(ticks)),
+        on_status=statuses.append,
+    )
+    assert player.play().finished
+    tail = timeline.session_ms
+    before = [s for s in statuses if s.position_ms < tail - 500]
+    after = [s for s in statuses if s.position_ms > tail + 500]
+    assert before and not any(s.sleeping for s in before)
+    assert after and all(s.sleeping for s in after)
+    closing = [s for s in before if s.section == timeline.step_count + 1]
+    assert closing and track_title(closing[-1]) == "Closing"
+    assert track_title(after[0]) == "Sleep"
+    assert _status_line(after[0]).startswith("music to fall asleep to · 0:5"), after[0]

@@ -47,6 +47,8 @@ def _routine_key(routine: Routine) -> str:
 
 def _status_line(status: Status) -> str:
     """Return the one-line status, like 'step 3/8 · Kneading · 1:20 left in step · 9:45 left'."""
+    if status.sleeping:
+        return f"music to fall asleep to · {format_clock(status.left_ms)} left"
     if status.step is not None:
         where = f"step {status.step.index}/{status.step_count} · {status.step.title}"
         section = "step"

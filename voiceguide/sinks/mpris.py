@@ -50,6 +50,8 @@ def track_title(status: Status) -> str:
     """Return the title of the section playing, like '3/8 · Kneading'."""
     if status.step is not None:
         return f"{status.step.index}/{status.step_count} · {status.step.title}"
+    if status.sleeping:
+        return "Sleep"  # as the exported file's last chapter
     return "Introduction" if status.section == 0 else "Closing"
 
 
@@ -211,11 +213,12 @@ class MprisControls:
         changed: dict[str, Any] = {}
         if old is None or old.paused != status.paused:
             changed["PlaybackStatus"] = state.playback_status()
-        if old is None or (old.section, old.section_end_ms, old.section_start_ms) != (
-            status.section,
-            status.section_end_ms,
-            status.section_start_ms,
-        ):
+        if old is None or (
+            old.section,
+            old.section_end_ms,
+            old.section_start_ms,
+            old.sleeping,
+        ) != (status.section, status.section_end_ms, status.section_start_ms, status.sleeping):
             changed["Metadata"] = state.metadata()
             changed["CanGoNext"] = state.can_go_next()
             changed["CanGoPrevious"] = True

@@ -97,6 +97,7 @@ class Status:
     paused: bool = False
     section_start_ms: int = 0
     moved: bool = False  # playback just jumped (next, back, seek): not a steady step on
+    sleeping: bool = False  # in a sleep ending's music, after the last words
 
     @property
     def section_count(self) -> int:
@@ -238,6 +239,7 @@ class Player:
             paused=paused,
             section_start_ms=round(frames_to_ms(boundaries[section])),
             moved=moved,
+            sleeping=timeline.sleep_ms > 0 and frames_to_ms(frame) >= timeline.session_ms,
         )
 
     def _report(self, *, paused: bool = False, force: bool = False, moved: bool = False) -> None:
