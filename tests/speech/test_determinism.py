@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import subprocess
@@ -13,7 +14,11 @@ import pytest
 
 from tests.conftest import DATA
 from tests.helpers import read_wav_frames
-from voiceguide.speech import noise
+from voiceguide.speech import noise, piper
+from voiceguide.speech.cache import ClipCache
+from voiceguide.speech.engine import EngineRecipe
+from voiceguide.speech.engines import create_engine
+from voiceguide.speech.library import SpeechLibrary
 
 LINE = "Let your shoulders drop, and breathe out slowly through your mouth."
 SYNTHESIZE = """
@@ -88,3 +93,25 @@ def test_two_cold_exports_are_the_same_audio(tmp_path: Path) -> None:
     assert first.shape == second.shape
     assert np.array_equal(first, second)
     assert hashlib.sha256(first.tobytes()).digest() == hashlib.sha256(second.tobytes()).digest()
+
+
+@pytest.mark.skipif(not piper.installed(), reason="the piper extra is not installed")
+def test_piper_lines_are_the_same_from_the_stream_the_pool_or_one_engine(tmp_path: Path) -> None:
+    """A cold session's background thread, the process pool (one onnxruntime thread
+    each) and one engine alone give every line the same samples, so the cache never
+    holds two versions of a line under one key."""
+    texts = [LINE, "Breathe in.", "Now roll slowly onto your back, knees bent.", "Rest here."]
+    make = functools.partial(create_engine, model_folder=tmp_path / "models")
+    recipe = EngineRecipe(make, "piper", None, 150)
+    streamed = SpeechLibrary(make("piper", None, 150), ClipCache(tmp_path / "stream"))
+    streamed.synthesize_in_background(texts)
+    pooled = SpeechLibrary(
+        make("piper", None, 150), ClipCache(tmp_path / "pool"), recipe=recipe, workers=2
+    )
+    pooled.prepare(texts)
+    alone = make("piper", None, 150)
+    for text in texts:
+        expected = alone.synthesize(text).trimmed().samples
+        assert np.array_equal(streamed.clip(text).samples, expected), text
+        assert np.array_equal(pooled.clip(text).samples, expected), text
+    assert streamed.synthesized == pooled.synthesized == len(texts)

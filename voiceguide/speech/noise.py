@@ -17,6 +17,7 @@ seed is fixed.
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ import numpy as np
 from voiceguide.files import atomic_write
 
 SEED_INPUT = "noise_seed"
-NOISE_VERSION = 1  # bump when the noise changes: part of the engine's identity
+# Bump when a line's audio changes: part of the engine's identity, so old clips miss.
+NOISE_VERSION = 2  # 2: Piper on one onnxruntime thread
 _PRIME = 2_147_483_647  # 2^31 - 1: x * x stays within int64
 _ROUNDS = (69_621, 40_692, 16_807)
+_EDITING = threading.Lock()  # one edit at a time in a process (it takes 1 s and 200 MB)
 
 
 def seed_of(identity: str, text: str) -> int:
@@ -40,19 +43,21 @@ def seeded_model(model: Path, digest: str, folder: Path | None) -> Path | bytes:
     """Return the voice with seeded noise: a file kept in folder, or the model's bytes.
 
     digest names the voice file (its content), so a changed voice is edited anew.
+    Engines loading side by side (a session's synthesis threads) edit it once.
     """
-    if folder is not None:
-        kept = folder / f"{model.stem}-{digest}-noise{NOISE_VERSION}.onnx"
-        if kept.is_file():
+    with _EDITING:
+        if folder is not None:
+            kept = folder / f"{model.stem}-{digest}-noise{NOISE_VERSION}.onnx"
+            if kept.is_file():
+                return kept
+        data = _edit(model)
+        if folder is not None:
+            try:
+                atomic_write(kept, data, make_parents=True)
+            except OSError:
+                return data  # an unwritable cache: edit again next time
             return kept
-    data = _edit(model)
-    if folder is not None:
-        try:
-            atomic_write(kept, data, make_parents=True)
-        except OSError:
-            return data  # an unwritable cache: edit again next time
-        return kept
-    return data
+        return data
 
 
 def _edit(model: Path) -> bytes:

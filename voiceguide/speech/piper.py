@@ -104,7 +104,12 @@ class PiperEngine:
                 raise SpeechError(f"{needed}: no such Piper voice file")
         self.digest_memo = digest_memo
         self.model_folder = model_folder
-        self.threads: int | None = None  # onnxruntime's own choice
+        # One thread: the samples of a line then do not depend on how many threads
+        # onnxruntime would choose on this machine (the last bits differ between
+        # one and two), and the joe voice is as fast on one (a line's work does not
+        # split well: two threads took as long, for 10% more CPU). Sessions that
+        # want more speed synthesize several lines at once (see SpeechLibrary).
+        self.threads: int | None = 1
         self._voice: Any = None
         self._session: noise.SeededSession | None = None
         self._identity: str | None = None
