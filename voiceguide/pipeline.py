@@ -29,29 +29,34 @@ and then kept, so levels never jump mid-session.
 from __future__ import annotations
 
 import functools
+import math
 import shutil
+import threading
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voiceguide.audio import music
-from voiceguide.audio.analysis import AnalysisCache, prepare
-from voiceguide.audio.assets import asset_path
-from voiceguide.audio.format import Block, find_ffmpeg, ms_to_frames, read_wav_mono
-from voiceguide.audio.mix import TARGET_LUFS, Mix, MixPlanner
-from voiceguide.audio.music import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, load_bed
-from voiceguide.audio.render import BLOCK_MS, render, to_pcm, total_frames
-from voiceguide.config import Settings
+from voiceguide.audio import defaults
+from voiceguide.audio.defaults import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, TARGET_LUFS
+from voiceguide.audio.manifest import open_manifest
 from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
-from voiceguide.sinks.player import Status, Tones
 from voiceguide.speech.clip import Clip
-from voiceguide.speech.engines import VoiceList, list_voices
 from voiceguide.speech.library import SpeechLibrary
 from voiceguide.spoken import DEFAULT_RATE_WPM, estimate_ms
 from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.model import Kind, Measure, Timeline
 from voiceguide.timeline.script import spoken_texts, where_text
+
+if TYPE_CHECKING:  # the audio stack (numpy) loads only for audio: `show` needs none
+    from voiceguide.audio.format import Block
+    from voiceguide.audio.mix import Mix, MixPlanner
+    from voiceguide.audio.music import FloatArray
+    from voiceguide.config import Settings
+    from voiceguide.sinks.player import Status, Tones
+    from voiceguide.speech.engines import VoiceList
 
 # The first block of a session, or after a jump, is short: the player's first
 # sound (or the next step's chime) waits for it. Blocks do not change the samples.
@@ -78,6 +83,9 @@ class SessionOptions:
 
 def load_asset(name: str) -> Clip:
     """Return a generated sound from assets/."""
+    from voiceguide.audio.assets import asset_path
+    from voiceguide.audio.format import read_wav_mono
+
     samples, rate = read_wav_mono(asset_path(name))
     return Clip(samples, rate)
 
@@ -89,22 +97,39 @@ def load_chime() -> Clip:
 
 def load_tones() -> Tones:
     """Return the soft sounds that confirm pause and resume, ready to play."""
+    from voiceguide.audio.analysis import prepare
+    from voiceguide.audio.render import to_pcm
+    from voiceguide.sinks.player import Tones
+
     return Tones(
         to_pcm(prepare(load_asset("pause.wav"))), to_pcm(prepare(load_asset("resume.wav")))
     )
+
+
+def chime_ms() -> int:
+    """Return the chime's length in ms (as load_chime().duration_ms), from its header alone."""
+    from voiceguide.audio.assets import asset_path
+
+    path = asset_path("chime.wav")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            frames, rate = wav.getnframes(), wav.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return load_chime().duration_ms  # which says what is wrong with it
+    return math.ceil(frames * 1000 / rate)
 
 
 def music_for(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
     """Return the music file and volume: command line, then routine, then config file."""
     volume = float(settings.music_volume.value)
     if settings.music.source == "command line":
-        return music.resolve(str(settings.music.value)), volume
+        return defaults.resolve(str(settings.music.value)), volume
     if routine.music is not None:
         line = f":{routine.music_line}" if routine.music_line is not None else ""
         origin = f"{routine.source}{line}"
-        return music.resolve(routine.music, routine.folder, origin=origin), volume
+        return defaults.resolve(routine.music, routine.folder, origin=origin), volume
     if settings.music.value is not None:
-        return music.resolve(str(settings.music.value)), volume
+        return defaults.resolve(str(settings.music.value)), volume
     return None, volume
 
 
@@ -115,16 +140,20 @@ def can_decode_music() -> bool:
 
 def require_encoder() -> None:
     """Raise AudioError, naming the package, unless ffmpeg (the encoder) is installed."""
+    from voiceguide.audio.format import find_ffmpeg
+
     find_ffmpeg()
 
 
 def ambiences() -> dict[str, str]:
     """Return the built-in music beds, by name, with a line about each."""
-    return dict(music.BUILTIN)
+    return dict(defaults.BUILTIN)
 
 
 def voices(voice_dir: Path) -> VoiceList:
     """Return every working engine's voices (extra Piper voices from voice_dir)."""
+    from voiceguide.speech.engines import list_voices
+
     return list_voices(voice_dir)
 
 
@@ -134,10 +163,11 @@ def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tupl
     Lengths come from the cached clips; lines not synthesized yet are
     estimated from their word count. Nothing is synthesized.
     """
-    chime_ms = load_chime().duration_ms
+    chime = chime_ms()
     found = []
     for variant in (Variant.SHORT, Variant.FULL):
         estimated = False
+        manifest = open_manifest(speech, spoken_texts(routine, variant))
 
         def measure(text: str) -> int:
             nonlocal estimated
@@ -147,7 +177,8 @@ def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tupl
             estimated = True
             return estimate_ms(text, rate_wpm)
 
-        timeline = compile_timeline(routine, variant, measure, chime_ms=chime_ms)
+        timeline = compile_timeline(routine, variant, measure, chime_ms=chime)
+        manifest.save()  # the lengths of the lines cached, for the next time
         found.append((timeline.total_ms, estimated))
     return found
 
@@ -191,14 +222,17 @@ class Session:
         *,
         scaled: bool = False,
         rate_wpm: int = DEFAULT_RATE_WPM,
+        on_planned: Callable[[], None] | None = None,
     ) -> None:
         """compile_with(measure) compiles the session's timeline with those line lengths;
-        planner() makes its mix planner; scaled says the holds are fitted to --minutes."""
+        planner() makes its mix planner; scaled says the holds are fitted to --minutes;
+        on_planned() is called once the final mix is planned (the manifest is saved)."""
         self._compile_with = compile_with
         self.speech = speech
         self._make_planner = planner
         self._scaled = scaled
         self._rate_wpm = rate_wpm
+        self._on_planned = on_planned
         self._final: Timeline | None = None
         self._preview: tuple[int, Timeline, frozenset[str]] | None = None
         self._session_db: float | None = None
@@ -267,7 +301,10 @@ class Session:
     @functools.cached_property
     def mix(self) -> Mix:
         """The levels of every clip and of the bed (final: waits for every line)."""
-        return self._plan(self.timeline)
+        mix = self._plan(self.timeline)
+        if self._on_planned is not None:
+            self._on_planned()
+        return mix
 
     def blocks(self, start_frame: int = 0) -> Iterator[Block]:
         """Yield the session from start_frame on, block by block.
@@ -275,6 +312,9 @@ class Session:
         While lines are still being synthesized, this renders what is settled
         and waits for the next line when it runs out.
         """
+        from voiceguide.audio.format import ms_to_frames
+        from voiceguide.audio.render import BLOCK_MS, render, total_frames
+
         frame = max(start_frame, 0)
         first: int | None = FIRST_BLOCK_MS  # a short first block: it sounds sooner
         if not self.ready:
@@ -304,6 +344,8 @@ class Session:
         Synthesized through the same cache as the session's lines (waiting if
         the background thread is using the engine).
         """
+        from voiceguide.audio.render import to_pcm
+
         session_db = self._session_db if self._session_db is not None else 0.0
         return to_pcm(self._planner.aside(self.speech.aside(text), session_db))
 
@@ -320,6 +362,8 @@ class Session:
 
     def expected_frames(self) -> int:
         """Return how many frames the session has, as far as it is known now."""
+        from voiceguide.audio.render import total_frames
+
         return total_frames(self.preview())
 
     def close(self) -> None:
@@ -340,15 +384,15 @@ def build_session(
     missing lines are synthesized in the background instead, in the order
     they are spoken, and the session is ready to play at once.
     """
-    chime = chime if chime is not None else load_chime()
     opts = options
+    chime_length = chime.duration_ms if chime is not None else chime_ms()
 
     def compile_with(measure: Measure) -> Timeline:
         return compile_timeline(
             routine,
             opts.variant,
             measure,
-            chime_ms=chime.duration_ms,
+            chime_ms=chime_length,
             minutes=opts.minutes,
             lead_in_ms=opts.lead_in_ms,
             skip_intro=opts.skip_intro,
@@ -357,30 +401,76 @@ def build_session(
         )
 
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
+    manifest = open_manifest(speech, texts)
+    bed = _BedLoader(opts.music)  # ffmpeg decodes it on the other core meanwhile
     missing = speech.missing(texts) if opts.stream else []
     if missing and speech.engine.parallel_synthesis:
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
         compile_with(lambda text: speech.known_duration_ms(text) or 0)
         speech.synthesize_in_background(missing)  # first, so the first line comes soonest
         try:
-            bed = load_bed(opts.music) if opts.music is not None else None
+            bed.wait()
         except BaseException:
             speech.stop()
             raise
-    else:  # a bad music file fails before any work
-        bed = load_bed(opts.music) if opts.music is not None else None
+    else:
+        if not bed.builtin:
+            bed.wait()  # a bad music file of the user's fails before any work
         speech.prepare(texts)
+        manifest.save()  # the lengths, for `show` and `list` (the analyses once planned)
 
     def planner() -> MixPlanner:
+        from voiceguide.audio.mix import MixPlanner
+
         return MixPlanner.create(
             speech.clip,
-            chime,
-            bed_loop=bed,
+            chime if chime is not None else load_chime(),
+            bed_loop=bed.wait(),
             music_volume_db=opts.music_volume_db,
             cache_key=speech.cache_key,
-            analyses=AnalysisCache(speech.cache.folder if speech.cache is not None else None),
+            analyses=manifest.analyses(),
             target_lufs=opts.target_lufs,
         )
 
     scaled = opts.minutes is not None
-    return Session(compile_with, speech, planner, scaled=scaled, rate_wpm=speech.engine.rate_wpm)
+    return Session(
+        compile_with,
+        speech,
+        planner,
+        scaled=scaled,
+        rate_wpm=speech.engine.rate_wpm,
+        on_planned=manifest.save,
+    )
+
+
+class _BedLoader:
+    """A music bed decoded in a thread (ffmpeg does the work in its own process)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.builtin = path is None or (
+            path.parent.name == "ambience" and path.stem in defaults.BUILTIN
+        )
+        self._loop: FloatArray | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if path is not None:
+            self._thread = threading.Thread(
+                target=self._load, args=(path,), name="voiceguide-bed", daemon=True
+            )
+            self._thread.start()
+
+    def _load(self, path: Path) -> None:
+        from voiceguide.audio.music import load_bed
+
+        try:
+            self._loop = load_bed(path)
+        except BaseException as err:  # raised where the bed is wanted
+            self._error = err
+
+    def wait(self) -> FloatArray | None:
+        """Return the bed's loop (None without music), or raise what decoding it raised."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._loop

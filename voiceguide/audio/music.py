@@ -10,60 +10,25 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.audio.assets import asset_path
+from voiceguide.audio.defaults import (  # music's names and defaults, here too
+    BED_FADE_OUT_MS,
+    BUILTIN,
+)
 from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
 from voiceguide.timeline.model import Timeline
 
-BUILTIN: dict[str, str] = {
-    "surf": "soft surf: filtered noise rising and falling in slow waves, four to a loop",
-    "drone": "a warm pad: a quiet A major chord whose detuned voices slowly beat and breathe",
-    "bowls": "singing bowls struck softly every seven and a half seconds, ringing into each other",
-}
-NONE = "none"
-DEFAULT_VOLUME_DB = -12.0  # the bed in holds, relative to the voice
 DUCK_DB = 14.0  # how far the bed drops under speech
 DUCK_DOWN_MS = 150
 DUCK_UP_MS = 600
 DUCK_BRIDGE_MS = 1500  # stay down through gaps shorter than this
 BED_FADE_IN_MS = 3000
-BED_FADE_OUT_MS = 8000  # the bed fades out over the session's last 8 s
 SLEEP_FADE_MS = 120_000  # a sleep ending's bed fades out over its last 2 minutes
 SLEEP_FADE_DB = 40.0  # falling evenly in dB this far, then to silence
 LOOP_CROSSFADE_MS = 2000  # for the user's own files, which were not made to loop
 MAX_MUSIC_S = 300  # longer files are looped from their first five minutes
 
 FloatArray = npt.NDArray[np.float32]
-
-
-def builtin_names() -> list[str]:
-    """Return the names of the built-in ambiences."""
-    return list(BUILTIN)
-
-
-def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
-    """Return the music file a spec names: none, a built-in name, or a path.
-
-    A relative path is taken from `base` (the routine file's folder) when given;
-    `origin` ("FILE:LINE") says where the spec was written, for the error.
-    The spec is only ever a file name: nothing in it is expanded but a leading ~.
-    """
-    name = spec.strip()
-    if name.lower() == NONE or not name:
-        return None
-    if name in BUILTIN:
-        return asset_path(f"ambience/{name}.ogg")
-    path = Path(name).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    if not path.is_file():
-        names = ", ".join([*BUILTIN, NONE])
-        where = f"{origin}: " if origin else ""
-        looked = f" ({path})" if path != Path(name) else ""
-        raise AudioError(
-            f"{where}music {spec!r}: no such file{looked}, and not a built-in ({names})"
-        )
-    return path
 
 
 def decode(path: Path) -> FloatArray:
