@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # the audio stack (numpy) loads only for audio: `show` needs 
     from voiceguide.audio.mix import Mix, MixPlanner
     from voiceguide.audio.music import FloatArray
     from voiceguide.config import Settings
+    from voiceguide.files import CacheFolder
     from voiceguide.sinks.player import Status, Tones
     from voiceguide.speech.engines import VoiceList
 
@@ -402,7 +403,8 @@ def build_session(
 
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
     manifest = open_manifest(speech, texts)
-    bed = _BedLoader(opts.music)  # ffmpeg decodes it on the other core meanwhile
+    # Decoded (or read from the cache, if built-in) in a thread meanwhile.
+    bed = _BedLoader(opts.music, speech.cache.folder if speech.cache is not None else None)
     missing = speech.missing(texts) if opts.stream else []
     if missing and speech.engine.parallel_synthesis:
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
@@ -446,7 +448,8 @@ def build_session(
 class _BedLoader:
     """A music bed decoded in a thread (ffmpeg does the work in its own process)."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, cache: CacheFolder | None = None) -> None:
+        self.cache = cache
         self.builtin = path is None or (
             path.parent.name == "ambience" and path.stem in defaults.BUILTIN
         )
@@ -463,7 +466,7 @@ class _BedLoader:
         from voiceguide.audio.music import load_bed
 
         try:
-            self._loop = load_bed(path)
+            self._loop = load_bed(path, self.cache)
         except BaseException as err:  # raised where the bed is wanted
             self._error = err
 

@@ -66,7 +66,7 @@ def _seal(key: str, data: object) -> bytes:
     return checksum(key.encode(), text).hex().encode() + b"\n" + text
 
 
-def _unseal(key: str, entry: bytes | None) -> object:
+def unseal(key: str, entry: bytes | None) -> object:
     """Return the values in a sealed entry; None if it is missing, damaged or another version."""
     if entry is None:
         return None
@@ -114,7 +114,7 @@ class SessionManifest:
         self._analyses: AnalysisCache | None = None
         self._stored_analyses: dict[str, object] = {}
         if self.folder is not None:
-            self._stored = _lines(_unseal(self.key, self.folder.read(self._name())))
+            self._stored = _lines(unseal(self.key, self.folder.read(self._name())))
             for text, facts in self._stored.items():
                 stat = self._clip_stat(facts.key)
                 if stat is not None and facts.matches(stat) and facts.key == self._key(text):
@@ -145,7 +145,7 @@ class SessionManifest:
 
         known: dict[str, object] = {}
         if self.folder is not None:
-            data = _unseal(self.key, self.folder.read(self._name(".analyses")))
+            data = unseal(self.key, self.folder.read(self._name(".analyses")))
             stored = data.get("analyses") if isinstance(data, dict) else None
             if isinstance(stored, dict):
                 self._stored_analyses = stored

@@ -10,12 +10,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.audio.defaults import (  # music's names and defaults, here too
+from voiceguide.audio.defaults import (  # noqa: F401 - music's names, where they were
     BED_FADE_OUT_MS,
     BUILTIN,
+    DEFAULT_VOLUME_DB,
+    NONE,
+    builtin_names,
+    resolve,
 )
 from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
+from voiceguide.files import CacheFolder, checksum
 from voiceguide.timeline.model import Timeline
 
 DUCK_DB = 14.0  # how far the bed drops under speech
@@ -67,6 +72,31 @@ def decode(path: Path) -> FloatArray:
     return samples.astype(np.float32, copy=False)
 
 
+def _decoded_once(path: Path, cache: CacheFolder) -> FloatArray:
+    """Return a file decoded (see decode), from cache when it was decoded before.
+
+    The entry is named by the file's checksum and begins with its samples'
+    checksum: one that fails it is decoded again. Reading 10 MB of samples
+    takes a few ms; ffmpeg takes 0.1 s of CPU to decode a built-in bed.
+    """
+    name = f"beds/{checksum(path.read_bytes()).hex()}.f32"
+
+    def samples_of(entry: bytes) -> FloatArray | None:
+        body = memoryview(entry)[32:]
+        if len(entry) < 32 or len(body) % 8 or checksum(body) != entry[:32]:
+            return None
+        return np.frombuffer(body, dtype="<f4").reshape(-1, 2).astype(np.float32, copy=False)
+
+    entry = cache.read(name)
+    found = samples_of(entry) if entry is not None else None
+    if found is not None:
+        return found
+    samples = decode(path)
+    data = samples.tobytes()
+    cache.put(name, checksum(data) + data, lambda e: samples_of(e) is not None)
+    return samples
+
+
 def make_loop(samples: FloatArray, crossfade_frames: int) -> FloatArray:
     """Return a loop that repeats without a seam: the tail is crossfaded into the head.
 
@@ -86,10 +116,13 @@ def make_loop(samples: FloatArray, crossfade_frames: int) -> FloatArray:
     return loop
 
 
-def load_bed(path: Path) -> FloatArray:
-    """Return a seamless stereo loop from a music file (built-ins already loop exactly)."""
-    samples = decode(path)
+def load_bed(path: Path, cache: CacheFolder | None = None) -> FloatArray:
+    """Return a seamless stereo loop from a music file (built-ins already loop exactly).
+
+    A built-in bed is decoded once and kept in cache, if one is given.
+    """
     builtin = path.parent.name == "ambience" and path.stem in BUILTIN
+    samples = _decoded_once(path, cache) if builtin and cache is not None else decode(path)
     return make_loop(samples, 0 if builtin else ms_to_frames(LOOP_CROSSFADE_MS))
 
 
