@@ -507,7 +507,8 @@ def test_an_export_heals_a_cache_whose_every_entry_is_damaged(tmp_path: Path) ->
     first = export("first.wav")
     entries = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
     clips = [p for p in entries if p.suffix == ".wav"]
-    assert len(entries) == verify_cache(cache) == 2 * len(clips) + 1  # analyses, and the chime's
+    # Each clip's analysis, the chime's, and the session's manifest (lengths, analyses).
+    assert len(entries) == verify_cache(cache) == 2 * len(clips) + 1 + 2
     kinds = [truncate_at(0), truncate_at(_middle), flip_bit_at(_middle), garbage(), append(b"!")]
     for index, entry in enumerate(sorted(entries)):
         inject(entry, kinds[index % len(kinds)])
