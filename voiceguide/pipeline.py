@@ -28,6 +28,7 @@ and then kept, so levels never jump mid-session.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import shutil
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from voiceguide.audio import defaults
 from voiceguide.audio.defaults import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, TARGET_LUFS
-from voiceguide.audio.manifest import open_manifest
+from voiceguide.audio.manifest import open_manifest, plan_key
 from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
 from voiceguide.speech.clip import Clip
@@ -223,17 +224,22 @@ class Session:
         *,
         scaled: bool = False,
         rate_wpm: int = DEFAULT_RATE_WPM,
-        on_planned: Callable[[], None] | None = None,
+        remembered_gain: Callable[[Timeline], float | None] | None = None,
+        on_planned: Callable[[Timeline, Mix], None] | None = None,
     ) -> None:
         """compile_with(measure) compiles the session's timeline with those line lengths;
         planner() makes its mix planner; scaled says the holds are fitted to --minutes;
-        on_planned() is called once the final mix is planned (the manifest is saved)."""
+        remembered_gain(timeline) is the session gain solved for it before, if known;
+        on_planned(timeline, mix) is told the final mix (the manifest is saved)."""
         self._compile_with = compile_with
         self.speech = speech
         self._make_planner = planner
         self._scaled = scaled
         self._rate_wpm = rate_wpm
+        self._remembered_gain = remembered_gain
         self._on_planned = on_planned
+        self._planner_lock = threading.Lock()
+        self._made_planner: MixPlanner | None = None
         self._final: Timeline | None = None
         self._preview: tuple[int, Timeline, frozenset[str]] | None = None
         self._session_db: float | None = None
@@ -287,9 +293,25 @@ class Session:
             self._preview = (count, timeline, frozenset(used))
         return self._preview
 
-    @functools.cached_property
+    @property
     def _planner(self) -> MixPlanner:
-        return self._make_planner()
+        with self._planner_lock:  # made once, here or by plan_ahead's thread
+            if self._made_planner is None:
+                self._made_planner = self._make_planner()
+            return self._made_planner
+
+    def plan_ahead(self) -> None:
+        """Start measuring the chime and the bed in a thread, so the first block waits less.
+
+        Hashing and measuring the bed release the GIL: on a second core, they
+        overlap what the caller does before it wants the first block.
+        """
+
+        def make() -> None:
+            with contextlib.suppress(Exception):  # raised again where the planner is wanted
+                self._planner  # noqa: B018
+
+        threading.Thread(target=make, name="voiceguide-plan", daemon=True).start()
 
     def _plan(self, timeline: Timeline) -> Mix:
         planner = self._planner
@@ -302,9 +324,12 @@ class Session:
     @functools.cached_property
     def mix(self) -> Mix:
         """The levels of every clip and of the bed (final: waits for every line)."""
-        mix = self._plan(self.timeline)
+        timeline = self.timeline
+        if self._session_db is None and self._remembered_gain is not None:
+            self._session_db = self._remembered_gain(timeline)  # solved before: the same
+        mix = self._plan(timeline)
         if self._on_planned is not None:
-            self._on_planned()
+            self._on_planned(timeline, mix)
         return mix
 
     def blocks(self, start_frame: int = 0) -> Iterator[Block]:
@@ -434,6 +459,20 @@ def build_session(
             target_lufs=opts.target_lufs,
         )
 
+    def plan_of(timeline: Timeline) -> str:
+        from voiceguide.audio.analysis import ANALYSIS_VERSION
+        from voiceguide.audio.assets import asset_path
+
+        files = [asset_path("chime.wav"), *([opts.music] if opts.music is not None else [])]
+        stats = [(path, path.stat()) for path in files]
+        sounds = "|".join(f"{path}:{st.st_size}:{st.st_mtime_ns}" for path, st in stats)
+        facts = f"{sounds}|{opts.music_volume_db!r}|{opts.target_lufs!r}|{ANALYSIS_VERSION}"
+        return plan_key(timeline, facts)
+
+    def planned(timeline: Timeline, mix: Mix) -> None:
+        solved = math.isfinite(mix.predicted_lufs)  # with every line known, not chosen early
+        manifest.save((plan_of(timeline), mix.session_db) if solved else None)
+
     scaled = opts.minutes is not None
     return Session(
         compile_with,
@@ -441,7 +480,8 @@ def build_session(
         planner,
         scaled=scaled,
         rate_wpm=speech.engine.rate_wpm,
-        on_planned=manifest.save,
+        remembered_gain=lambda timeline: manifest.gain(plan_of(timeline)),
+        on_planned=planned,
     )
 
 

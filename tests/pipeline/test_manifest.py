@@ -169,3 +169,25 @@ def test_the_system_voice_plays_the_same_audio_from_its_manifest(tmp_path: Path)
     again.mix  # noqa: B018
     assert speech.cache.reads == 0  # type: ignore[union-attr]
     np.testing.assert_array_equal(audio(again), first_audio)
+
+
+def test_a_warm_session_keeps_the_gain_solved_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voiceguide.audio.mix import MixPlanner
+
+    options = SessionOptions(Variant.FULL, minutes=20, music=resolve("drone"))
+    first = build_session(ROUTINE, library(tmp_path), options).mix
+    assert np.isfinite(first.predicted_lufs)  # solved
+    solved: list[object] = []
+    real = MixPlanner.solve_gain
+    monkeypatch.setattr(
+        MixPlanner, "solve_gain", lambda self, *a: solved.append(a) or real(self, *a)
+    )
+    again = build_session(ROUTINE, library(tmp_path), options).mix
+    assert solved == []
+    assert again.session_db == first.session_db
+    # Another bed volume is another plan: solved again.
+    louder = SessionOptions(Variant.FULL, minutes=20, music=resolve("drone"), music_volume_db=-6)
+    build_session(ROUTINE, library(tmp_path), louder).mix  # noqa: B018
+    assert len(solved) == 1

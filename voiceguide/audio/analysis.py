@@ -310,10 +310,12 @@ class BedLevel:
 
 def measure_bed(loop: FloatArray, music_volume_db: float, analyses: AnalysisCache) -> BedLevel:
     """Measure a music loop's loudness (cached) and set its level under the voice."""
-    key = "bed-" + hashlib.sha256(loop.tobytes()).hexdigest()
+    # From the array's own buffer: the same digest as of its bytes, without a 10 MB copy.
+    key = "bed-" + hashlib.sha256(np.ascontiguousarray(loop).data).hexdigest()
     cached = analyses.get(key)
     if cached is not None:
         bed_lufs, stereo_energy = cached.loudness_lufs, cached.energy
+        peak = cached.true_peak  # the loop's sample peak, as measured below
     else:
         # Prime the filter with the loop's own end, so the loop is measured in its steady
         # state (the K-weighting response dies out well within the primer).
@@ -323,9 +325,10 @@ def measure_bed(loop: FloatArray, music_volume_db: float, analyses: AnalysisCach
         stereo = weighted.sum(axis=1)
         bed_lufs = levels.energy_to_lufs(float(np.mean(stereo)))
         stereo_energy = levels.sub_block_energies(stereo, WINDOW_FRAMES)
-        analyses.put(key, Analysis(bed_lufs, float(np.max(np.abs(loop))), stereo_energy))
+        peak = float(np.max(np.abs(loop)))
+        analyses.put(key, Analysis(bed_lufs, peak, stereo_energy))
     gain = levels.from_db(VOICE_REFERENCE_LUFS + music_volume_db - bed_lufs)
-    peak = float(np.max(np.abs(loop))) or 1.0
+    peak = peak or 1.0
     # Never so loud that the bed alone peaks near the ceiling (a very peaky file).
     gain = min(gain, levels.from_db(VOICE_REFERENCE_LUFS + 10) / peak)
     return BedLevel(loop, gain, peak, stereo_energy * gain**2)

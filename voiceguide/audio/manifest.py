@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 MANIFEST_VERSION = 1
 FOLDER = "sessions"  # in the clip cache's folder
+# Bump when the mix planner would solve another session gain from the same
+# timeline, analyses and bed (audio/mix.py's predict and solve_gain).
+GAIN_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,25 @@ def manifest_key(identity: str, texts: Sequence[str]) -> str:
     for text in texts:
         digest.update(text.encode() + b"\0")
     return digest.hexdigest()
+
+
+def plan_key(timeline: object, facts: str) -> str:
+    """Return the key of a session gain: its final timeline, and what else planning reads.
+
+    facts names the rest: the bed's file, its volume, the target, the analyses' version.
+    """
+    return hashlib.sha256(f"{GAIN_VERSION}\0{facts}\0{timeline!r}".encode()).hexdigest()
+
+
+def _gains(data: object) -> dict[str, float]:
+    stored = data.get("gains") if isinstance(data, dict) else None
+    if not isinstance(stored, dict):
+        return {}
+    return {
+        key: float(db)
+        for key, db in stored.items()
+        if isinstance(key, str) and type(db) is float and math.isfinite(db)
+    }
 
 
 def _seal(key: str, data: object) -> bytes:
@@ -113,8 +136,10 @@ class SessionManifest:
         self._stored: dict[str, LineFacts] = {}
         self._analyses: AnalysisCache | None = None
         self._stored_analyses: dict[str, object] = {}
+        self._gains: dict[str, float] = {}
         if self.folder is not None:
-            self._stored = _lines(unseal(self.key, self.folder.read(self._name())))
+            stored = unseal(self.key, self.folder.read(self._name()))
+            self._stored, self._gains = _lines(stored), _gains(stored)
             for text, facts in self._stored.items():
                 stat = self._clip_stat(facts.key)
                 if stat is not None and facts.matches(stat) and facts.key == self._key(text):
@@ -134,6 +159,13 @@ class SessionManifest:
             return (self.folder.root / ClipCache.name(key)).stat()
         except OSError:
             return None
+
+    def gain(self, plan: str) -> float | None:
+        """Return the session gain solved before for a plan (see plan_key), if every line's
+        clip is the one measured then; None to solve it."""
+        if len(self.lines) < len([t for t in self.texts if t]):
+            return None
+        return self._gains.get(plan)
 
     def analyses(self) -> AnalysisCache:
         """Return the analysis cache for planning: the manifest's analyses first, then files.
@@ -158,8 +190,11 @@ class SessionManifest:
         self._analyses = AnalysisCache(self.folder, known)
         return self._analyses
 
-    def save(self) -> None:
-        """Save what is known now, if it differs from what was read (never raises)."""
+    def save(self, gain: tuple[str, float] | None = None) -> None:
+        """Save what is known now, if it differs from what was read (never raises).
+
+        gain is a session gain solved with every line known, and its plan key.
+        """
         if self.folder is None or self.folder.problem is not None:
             return
         lines: dict[str, LineFacts] = {}
@@ -172,10 +207,12 @@ class SessionManifest:
             lines[text] = (
                 known if known is not None else LineFacts(key, ms, stat.st_size, stat.st_mtime_ns)
             )
+        gains = self._gains if gain is None else {**self._gains, gain[0]: gain[1]}
         try:
-            if lines != self._stored:
-                self._write("", {"lines": [{"text": t, **vars(f)} for t, f in lines.items()]})
-                self._stored = lines
+            if lines != self._stored or gains != self._gains:
+                rows = [{"text": t, **vars(f)} for t, f in lines.items()]
+                self._write("", {"lines": rows, "gains": gains})
+                self._stored, self._gains = lines, gains
             seen = self._analyses.seen if self._analyses is not None else {}
             merged = {**self._stored_analyses, **seen}
             if merged != self._stored_analyses:

@@ -10,11 +10,11 @@ import typer
 
 from voiceguide.cli.core import Run, stderr, warn
 from voiceguide.cli.quick import QuickCommand
-from voiceguide.config import Overrides
 from voiceguide.errors import UsageError
 from voiceguide.routine.model import DEFAULT_SLEEP_MINUTES, MAX_SLEEP_MINUTES, Variant
 
 if TYPE_CHECKING:
+    from voiceguide.config import Overrides
     from voiceguide.pipeline import Session, SessionOptions
     from voiceguide.routine.model import Routine
 
