@@ -31,17 +31,26 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import shutil
 import threading
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from voiceguide.audio import defaults
 from voiceguide.audio.defaults import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, TARGET_LUFS
-from voiceguide.audio.manifest import open_manifest, plan_key
+from voiceguide.audio.manifest import open_manifest, plan_facts, plan_key
+from voiceguide.catalog import (
+    ambiences,
+    can_decode_music,
+    chime_ms,
+    lengths,
+    load_asset,
+    load_chime,
+    load_tones,
+    music_for,
+    require_encoder,
+    voices,
+)
 from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
 from voiceguide.speech.clip import Clip
@@ -54,11 +63,25 @@ from voiceguide.timeline.script import spoken_texts, where_text
 if TYPE_CHECKING:  # the audio stack (numpy) loads only for audio: `show` needs none
     from voiceguide.audio.format import Block
     from voiceguide.audio.mix import Mix, MixPlanner
-    from voiceguide.audio.music import FloatArray
-    from voiceguide.config import Settings
-    from voiceguide.files import CacheFolder
-    from voiceguide.sinks.player import Status, Tones
-    from voiceguide.speech.engines import VoiceList
+    from voiceguide.sinks.player import Status
+
+__all__ = [
+    "FIRST_BLOCK_MS",
+    "Session",
+    "SessionOptions",
+    "ambiences",
+    "build_session",
+    "can_decode_music",
+    "chime_ms",
+    "lengths",
+    "load_asset",
+    "load_chime",
+    "load_tones",
+    "music_for",
+    "require_encoder",
+    "settled_ms",
+    "voices",
+]
 
 # The first block of a session, or after a jump, is short: the player's first
 # sound (or the next step's chime) waits for it. Blocks do not change the samples.
@@ -81,108 +104,6 @@ class SessionOptions:
     # A sleep ending (no closing chime, the closing words softer) with this much of
     # the music bed after the last words, fading out; None: the usual ending.
     sleep_ms: int | None = None
-
-
-def load_asset(name: str) -> Clip:
-    """Return a generated sound from assets/."""
-    from voiceguide.audio.assets import asset_path
-    from voiceguide.audio.format import read_wav_mono
-
-    samples, rate = read_wav_mono(asset_path(name))
-    return Clip(samples, rate)
-
-
-def load_chime() -> Clip:
-    """Return the chime that opens each step."""
-    return load_asset("chime.wav")
-
-
-def load_tones() -> Tones:
-    """Return the soft sounds that confirm pause and resume, ready to play."""
-    from voiceguide.audio.analysis import prepare
-    from voiceguide.audio.render import to_pcm
-    from voiceguide.sinks.player import Tones
-
-    return Tones(
-        to_pcm(prepare(load_asset("pause.wav"))), to_pcm(prepare(load_asset("resume.wav")))
-    )
-
-
-def chime_ms() -> int:
-    """Return the chime's length in ms (as load_chime().duration_ms), from its header alone."""
-    from voiceguide.audio.assets import asset_path
-
-    path = asset_path("chime.wav")
-    try:
-        with wave.open(str(path), "rb") as wav:
-            frames, rate = wav.getnframes(), wav.getframerate()
-    except (OSError, EOFError, wave.Error):
-        return load_chime().duration_ms  # which says what is wrong with it
-    return math.ceil(frames * 1000 / rate)
-
-
-def music_for(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
-    """Return the music file and volume: command line, then routine, then config file."""
-    volume = float(settings.music_volume.value)
-    if settings.music.source == "command line":
-        return defaults.resolve(str(settings.music.value)), volume
-    if routine.music is not None:
-        line = f":{routine.music_line}" if routine.music_line is not None else ""
-        origin = f"{routine.source}{line}"
-        return defaults.resolve(routine.music, routine.folder, origin=origin), volume
-    if settings.music.value is not None:
-        return defaults.resolve(str(settings.music.value)), volume
-    return None, volume
-
-
-def can_decode_music() -> bool:
-    """Return True when ffmpeg, which decodes music beds, is installed."""
-    return shutil.which("ffmpeg") is not None
-
-
-def require_encoder() -> None:
-    """Raise AudioError, naming the package, unless ffmpeg (the encoder) is installed."""
-    from voiceguide.audio.format import find_ffmpeg
-
-    find_ffmpeg()
-
-
-def ambiences() -> dict[str, str]:
-    """Return the built-in music beds, by name, with a line about each."""
-    return dict(defaults.BUILTIN)
-
-
-def voices(voice_dir: Path) -> VoiceList:
-    """Return every working engine's voices (extra Piper voices from voice_dir)."""
-    from voiceguide.speech.engines import list_voices
-
-    return list_voices(voice_dir)
-
-
-def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tuple[int, bool]]:
-    """Return each version's length (short, full) and whether it is estimated.
-
-    Lengths come from the cached clips; lines not synthesized yet are
-    estimated from their word count. Nothing is synthesized.
-    """
-    chime = chime_ms()
-    found = []
-    for variant in (Variant.SHORT, Variant.FULL):
-        estimated = False
-        manifest = open_manifest(speech, spoken_texts(routine, variant))
-
-        def measure(text: str) -> int:
-            nonlocal estimated
-            known = speech.cached_duration_ms(text)
-            if known is not None:
-                return known
-            estimated = True
-            return estimate_ms(text, rate_wpm)
-
-        timeline = compile_timeline(routine, variant, measure, chime_ms=chime)
-        manifest.save()  # the lengths of the lines cached, for the next time
-        found.append((timeline.total_ms, estimated))
-    return found
 
 
 def settled_ms(timeline: Timeline, known: Callable[[str], bool], *, scaled: bool) -> int:
@@ -301,11 +222,8 @@ class Session:
             return self._made_planner
 
     def plan_ahead(self) -> None:
-        """Start measuring the chime and the bed in a thread, so the first block waits less.
-
-        Hashing and measuring the bed release the GIL: on a second core, they
-        overlap what the caller does before it wants the first block.
-        """
+        """Start measuring the chime and the bed in a thread, so the first block waits less
+        (hashing and measuring release the GIL: they overlap what the caller does meanwhile)."""
 
         def make() -> None:
             with contextlib.suppress(Exception):  # raised again where the planner is wanted
@@ -429,7 +347,9 @@ def build_session(
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
     manifest = open_manifest(speech, texts)
     # Decoded (or read from the cache, if built-in) in a thread meanwhile.
-    bed = _BedLoader(opts.music, speech.cache.folder if speech.cache is not None else None)
+    from voiceguide.audio.music import BedLoader  # (numpy, which a timeline alone never needs)
+
+    bed = BedLoader(opts.music, speech.cache.folder if speech.cache is not None else None)
     missing = speech.missing(texts) if opts.stream else []
     if missing and speech.engine.parallel_synthesis:
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
@@ -460,14 +380,7 @@ def build_session(
         )
 
     def plan_of(timeline: Timeline) -> str:
-        from voiceguide.audio.analysis import ANALYSIS_VERSION
-        from voiceguide.audio.assets import asset_path
-
-        files = [asset_path("chime.wav"), *([opts.music] if opts.music is not None else [])]
-        stats = [(path, path.stat()) for path in files]
-        sounds = "|".join(f"{path}:{st.st_size}:{st.st_mtime_ns}" for path, st in stats)
-        facts = f"{sounds}|{opts.music_volume_db!r}|{opts.target_lufs!r}|{ANALYSIS_VERSION}"
-        return plan_key(timeline, facts)
+        return plan_key(timeline, plan_facts(opts.music, opts.music_volume_db, opts.target_lufs))
 
     def planned(timeline: Timeline, mix: Mix) -> None:
         solved = math.isfinite(mix.predicted_lufs)  # with every line known, not chosen early
@@ -483,37 +396,3 @@ def build_session(
         remembered_gain=lambda timeline: manifest.gain(plan_of(timeline)),
         on_planned=planned,
     )
-
-
-class _BedLoader:
-    """A music bed decoded in a thread (ffmpeg does the work in its own process)."""
-
-    def __init__(self, path: Path | None, cache: CacheFolder | None = None) -> None:
-        self.cache = cache
-        self.builtin = path is None or (
-            path.parent.name == "ambience" and path.stem in defaults.BUILTIN
-        )
-        self._loop: FloatArray | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if path is not None:
-            self._thread = threading.Thread(
-                target=self._load, args=(path,), name="voiceguide-bed", daemon=True
-            )
-            self._thread.start()
-
-    def _load(self, path: Path) -> None:
-        from voiceguide.audio.music import load_bed
-
-        try:
-            self._loop = load_bed(path, self.cache)
-        except BaseException as err:  # raised where the bed is wanted
-            self._error = err
-
-    def wait(self) -> FloatArray | None:
-        """Return the bed's loop (None without music), or raise what decoding it raised."""
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._loop

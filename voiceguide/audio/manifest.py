@@ -27,8 +27,10 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from voiceguide.audio.assets import asset_path
 from voiceguide.files import CacheFolder, atomic_write, checksum
 from voiceguide.speech.cache import ClipCache
 
@@ -71,6 +73,17 @@ def plan_key(timeline: object, facts: str) -> str:
     facts names the rest: the bed's file, its volume, the target, the analyses' version.
     """
     return hashlib.sha256(f"{GAIN_VERSION}\0{facts}\0{timeline!r}".encode()).hexdigest()
+
+
+def plan_facts(music: Path | None, music_volume_db: float, target_lufs: float) -> str:
+    """Return what planning reads besides the timeline: the chime's and the bed's files
+    (by size and modification time), the bed's volume, the target, the analyses' version."""
+    from voiceguide.audio.analysis import ANALYSIS_VERSION  # only when a mix is planned
+
+    files = [asset_path("chime.wav"), *([music] if music is not None else [])]
+    stats = [(path, path.stat()) for path in files]
+    sounds = "|".join(f"{path}:{st.st_size}:{st.st_mtime_ns}" for path, st in stats)
+    return f"{sounds}|{music_volume_db!r}|{target_lufs!r}|{ANALYSIS_VERSION}"
 
 
 def _gains(data: object) -> dict[str, float]:
