@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import threading
 import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.script import spoken_texts
 
 if TYPE_CHECKING:
+    from voiceguide.audio.music import FloatArray
     from voiceguide.config import Settings
+    from voiceguide.files import CacheFolder
     from voiceguide.sinks.player import Tones
     from voiceguide.speech.engines import VoiceList
     from voiceguide.speech.library import SpeechLibrary
@@ -128,3 +131,36 @@ def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tupl
         manifest.save()  # the lengths of the lines cached, for the next time
         found.append((timeline.total_ms, estimated))
     return found
+
+
+class BedLoader:
+    """A music bed decoded in a thread (ffmpeg does the work in its own process)."""
+
+    def __init__(self, path: Path | None, cache: CacheFolder | None = None) -> None:
+        self.cache = cache
+        builtin = path is not None and path.parent.name == "ambience"
+        self.builtin = path is None or (builtin and path.stem in defaults.BUILTIN)
+        self._loop: FloatArray | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if path is not None:
+            self._thread = threading.Thread(
+                target=self._load, args=(path,), name="voiceguide-bed", daemon=True
+            )
+            self._thread.start()
+
+    def _load(self, path: Path) -> None:
+        from voiceguide.audio.music import load_bed
+
+        try:
+            self._loop = load_bed(path, self.cache)
+        except BaseException as err:  # raised where the bed is wanted
+            self._error = err
+
+    def wait(self) -> FloatArray | None:
+        """Return the bed's loop (None without music), or raise what decoding it raised."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._loop

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from voiceguide.audio.defaults import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, TARGET_LUFS
 from voiceguide.audio.manifest import open_manifest, plan_facts, plan_key
 from voiceguide.catalog import (
+    BedLoader,
     ambiences,
     can_decode_music,
     chime_ms,
@@ -347,8 +348,6 @@ def build_session(
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
     manifest = open_manifest(speech, texts)
     # Decoded (or read from the cache, if built-in) in a thread meanwhile.
-    from voiceguide.audio.music import BedLoader  # (numpy, which a timeline alone never needs)
-
     bed = BedLoader(opts.music, speech.cache.folder if speech.cache is not None else None)
     missing = speech.missing(texts) if opts.stream else []
     if missing and speech.engine.parallel_synthesis:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,33 +210,3 @@ def plan_envelope(timeline: Timeline, duck_db_depth: float = DUCK_DB) -> Envelop
     duck = np.interp(points, np.asarray(xp), np.asarray(fp))
     gains = np.power(10.0, duck / 20.0) * _fade_factor(points, total, sleep_fade)
     return Envelope(points, gains)
-
-
-class BedLoader:
-    """A music bed decoded in a thread (ffmpeg does the work in its own process)."""
-
-    def __init__(self, path: Path | None, cache: CacheFolder | None = None) -> None:
-        self.cache = cache
-        self.builtin = path is None or (path.parent.name == "ambience" and path.stem in BUILTIN)
-        self._loop: FloatArray | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if path is not None:
-            self._thread = threading.Thread(
-                target=self._load, args=(path,), name="voiceguide-bed", daemon=True
-            )
-            self._thread.start()
-
-    def _load(self, path: Path) -> None:
-        try:
-            self._loop = load_bed(path, self.cache)
-        except BaseException as err:  # raised where the bed is wanted
-            self._error = err
-
-    def wait(self) -> FloatArray | None:
-        """Return the bed's loop (None without music), or raise what decoding it raised."""
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._loop
