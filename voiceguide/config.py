@@ -131,8 +131,8 @@ def _load(path: Path) -> dict[str, tuple[Any, int]]:
 
 def resolve(overrides: Overrides, path: Path) -> Settings:
     """Return the settings in force: command-line options over the config file over defaults."""
-    # Deferred, as they bring numpy: `voiceguide --help` needs no config.
-    from voiceguide.audio.music import DEFAULT_VOLUME_DB
+    # Deferred: `voiceguide --help` needs no config.
+    from voiceguide.audio.defaults import DEFAULT_VOLUME_DB
     from voiceguide.speech.engines import default_engine
 
     stored = _load(path)

@@ -118,11 +118,11 @@ class Environment:
 
     def cover_file(self) -> Path | None:
         """Return the cover art as a PNG file (made once), for media players; None if unwritable."""
-        from voiceguide.files import atomic_write
-        from voiceguide.sinks.feed import cover_png
-
         path = user_cache_dir() / "cover.png"
         if not path.exists():
+            from voiceguide.files import atomic_write
+            from voiceguide.sinks.feed import cover_png  # the feed's modules: only to make it
+
             try:
                 atomic_write(path, cover_png(), make_parents=True)
             except OSError:

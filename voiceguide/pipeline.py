@@ -28,30 +28,61 @@ and then kept, so levels never jump mid-session.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import shutil
+import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from voiceguide.audio import music
-from voiceguide.audio.analysis import AnalysisCache, prepare
-from voiceguide.audio.assets import asset_path
-from voiceguide.audio.format import Block, find_ffmpeg, ms_to_frames, read_wav_mono
-from voiceguide.audio.mix import TARGET_LUFS, Mix, MixPlanner
-from voiceguide.audio.music import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, load_bed
-from voiceguide.audio.render import BLOCK_MS, render, to_pcm, total_frames
-from voiceguide.config import Settings
+from voiceguide.audio.defaults import BED_FADE_OUT_MS, DEFAULT_VOLUME_DB, TARGET_LUFS
+from voiceguide.audio.manifest import open_manifest, plan_facts, plan_key
+from voiceguide.catalog import (
+    BedLoader,
+    ambiences,
+    can_decode_music,
+    chime_ms,
+    lengths,
+    load_asset,
+    load_chime,
+    load_tones,
+    music_for,
+    require_encoder,
+    voices,
+)
 from voiceguide.errors import DoesNotFitError
 from voiceguide.routine.model import Routine, Variant
-from voiceguide.sinks.player import Status, Tones
 from voiceguide.speech.clip import Clip
-from voiceguide.speech.engines import VoiceList, list_voices
 from voiceguide.speech.library import SpeechLibrary
 from voiceguide.spoken import DEFAULT_RATE_WPM, estimate_ms
 from voiceguide.timeline.compile import compile_timeline
 from voiceguide.timeline.model import Kind, Measure, Timeline
 from voiceguide.timeline.script import spoken_texts, where_text
+
+if TYPE_CHECKING:  # the audio stack (numpy) loads only for audio: `show` needs none
+    from voiceguide.audio.format import Block
+    from voiceguide.audio.mix import Mix, MixPlanner
+    from voiceguide.sinks.player import Status
+
+__all__ = [
+    "FIRST_BLOCK_MS",
+    "Session",
+    "SessionOptions",
+    "ambiences",
+    "build_session",
+    "can_decode_music",
+    "chime_ms",
+    "lengths",
+    "load_asset",
+    "load_chime",
+    "load_tones",
+    "music_for",
+    "require_encoder",
+    "settled_ms",
+    "voices",
+]
 
 # The first block of a session, or after a jump, is short: the player's first
 # sound (or the next step's chime) waits for it. Blocks do not change the samples.
@@ -74,82 +105,6 @@ class SessionOptions:
     # A sleep ending (no closing chime, the closing words softer) with this much of
     # the music bed after the last words, fading out; None: the usual ending.
     sleep_ms: int | None = None
-
-
-def load_asset(name: str) -> Clip:
-    """Return a generated sound from assets/."""
-    samples, rate = read_wav_mono(asset_path(name))
-    return Clip(samples, rate)
-
-
-def load_chime() -> Clip:
-    """Return the chime that opens each step."""
-    return load_asset("chime.wav")
-
-
-def load_tones() -> Tones:
-    """Return the soft sounds that confirm pause and resume, ready to play."""
-    return Tones(
-        to_pcm(prepare(load_asset("pause.wav"))), to_pcm(prepare(load_asset("resume.wav")))
-    )
-
-
-def music_for(settings: Settings, routine: Routine) -> tuple[Path | None, float]:
-    """Return the music file and volume: command line, then routine, then config file."""
-    volume = float(settings.music_volume.value)
-    if settings.music.source == "command line":
-        return music.resolve(str(settings.music.value)), volume
-    if routine.music is not None:
-        line = f":{routine.music_line}" if routine.music_line is not None else ""
-        origin = f"{routine.source}{line}"
-        return music.resolve(routine.music, routine.folder, origin=origin), volume
-    if settings.music.value is not None:
-        return music.resolve(str(settings.music.value)), volume
-    return None, volume
-
-
-def can_decode_music() -> bool:
-    """Return True when ffmpeg, which decodes music beds, is installed."""
-    return shutil.which("ffmpeg") is not None
-
-
-def require_encoder() -> None:
-    """Raise AudioError, naming the package, unless ffmpeg (the encoder) is installed."""
-    find_ffmpeg()
-
-
-def ambiences() -> dict[str, str]:
-    """Return the built-in music beds, by name, with a line about each."""
-    return dict(music.BUILTIN)
-
-
-def voices(voice_dir: Path) -> VoiceList:
-    """Return every working engine's voices (extra Piper voices from voice_dir)."""
-    return list_voices(voice_dir)
-
-
-def lengths(routine: Routine, speech: SpeechLibrary, rate_wpm: int) -> list[tuple[int, bool]]:
-    """Return each version's length (short, full) and whether it is estimated.
-
-    Lengths come from the cached clips; lines not synthesized yet are
-    estimated from their word count. Nothing is synthesized.
-    """
-    chime_ms = load_chime().duration_ms
-    found = []
-    for variant in (Variant.SHORT, Variant.FULL):
-        estimated = False
-
-        def measure(text: str) -> int:
-            nonlocal estimated
-            known = speech.cached_duration_ms(text)
-            if known is not None:
-                return known
-            estimated = True
-            return estimate_ms(text, rate_wpm)
-
-        timeline = compile_timeline(routine, variant, measure, chime_ms=chime_ms)
-        found.append((timeline.total_ms, estimated))
-    return found
 
 
 def settled_ms(timeline: Timeline, known: Callable[[str], bool], *, scaled: bool) -> int:
@@ -191,14 +146,22 @@ class Session:
         *,
         scaled: bool = False,
         rate_wpm: int = DEFAULT_RATE_WPM,
+        remembered_gain: Callable[[Timeline], float | None] | None = None,
+        on_planned: Callable[[Timeline, Mix], None] | None = None,
     ) -> None:
         """compile_with(measure) compiles the session's timeline with those line lengths;
-        planner() makes its mix planner; scaled says the holds are fitted to --minutes."""
+        planner() makes its mix planner; scaled says the holds are fitted to --minutes;
+        remembered_gain(timeline) is the session gain solved for it before, if known;
+        on_planned(timeline, mix) is told the final mix (the manifest is saved)."""
         self._compile_with = compile_with
         self.speech = speech
         self._make_planner = planner
         self._scaled = scaled
         self._rate_wpm = rate_wpm
+        self._remembered_gain = remembered_gain
+        self._on_planned = on_planned
+        self._planner_lock = threading.Lock()
+        self._made_planner: MixPlanner | None = None
         self._final: Timeline | None = None
         self._preview: tuple[int, Timeline, frozenset[str]] | None = None
         self._session_db: float | None = None
@@ -252,9 +215,22 @@ class Session:
             self._preview = (count, timeline, frozenset(used))
         return self._preview
 
-    @functools.cached_property
+    @property
     def _planner(self) -> MixPlanner:
-        return self._make_planner()
+        with self._planner_lock:  # made once, here or by plan_ahead's thread
+            if self._made_planner is None:
+                self._made_planner = self._make_planner()
+            return self._made_planner
+
+    def plan_ahead(self) -> None:
+        """Start measuring the chime and the bed in a thread, so the first block waits less
+        (hashing and measuring release the GIL: they overlap what the caller does meanwhile)."""
+
+        def make() -> None:
+            with contextlib.suppress(Exception):  # raised again where the planner is wanted
+                self._planner  # noqa: B018
+
+        threading.Thread(target=make, name="voiceguide-plan", daemon=True).start()
 
     def _plan(self, timeline: Timeline) -> Mix:
         planner = self._planner
@@ -267,7 +243,13 @@ class Session:
     @functools.cached_property
     def mix(self) -> Mix:
         """The levels of every clip and of the bed (final: waits for every line)."""
-        return self._plan(self.timeline)
+        timeline = self.timeline
+        if self._session_db is None and self._remembered_gain is not None:
+            self._session_db = self._remembered_gain(timeline)  # solved before: the same
+        mix = self._plan(timeline)
+        if self._on_planned is not None:
+            self._on_planned(timeline, mix)
+        return mix
 
     def blocks(self, start_frame: int = 0) -> Iterator[Block]:
         """Yield the session from start_frame on, block by block.
@@ -275,6 +257,9 @@ class Session:
         While lines are still being synthesized, this renders what is settled
         and waits for the next line when it runs out.
         """
+        from voiceguide.audio.format import ms_to_frames
+        from voiceguide.audio.render import BLOCK_MS, render, total_frames
+
         frame = max(start_frame, 0)
         first: int | None = FIRST_BLOCK_MS  # a short first block: it sounds sooner
         if not self.ready:
@@ -304,6 +289,8 @@ class Session:
         Synthesized through the same cache as the session's lines (waiting if
         the background thread is using the engine).
         """
+        from voiceguide.audio.render import to_pcm
+
         session_db = self._session_db if self._session_db is not None else 0.0
         return to_pcm(self._planner.aside(self.speech.aside(text), session_db))
 
@@ -320,6 +307,8 @@ class Session:
 
     def expected_frames(self) -> int:
         """Return how many frames the session has, as far as it is known now."""
+        from voiceguide.audio.render import total_frames
+
         return total_frames(self.preview())
 
     def close(self) -> None:
@@ -340,15 +329,15 @@ def build_session(
     missing lines are synthesized in the background instead, in the order
     they are spoken, and the session is ready to play at once.
     """
-    chime = chime if chime is not None else load_chime()
     opts = options
+    chime_length = chime.duration_ms if chime is not None else chime_ms()
 
     def compile_with(measure: Measure) -> Timeline:
         return compile_timeline(
             routine,
             opts.variant,
             measure,
-            chime_ms=chime.duration_ms,
+            chime_ms=chime_length,
             minutes=opts.minutes,
             lead_in_ms=opts.lead_in_ms,
             skip_intro=opts.skip_intro,
@@ -357,30 +346,52 @@ def build_session(
         )
 
     texts = spoken_texts(routine, opts.variant, lead_in_ms=opts.lead_in_ms)  # in order spoken
+    manifest = open_manifest(speech, texts)
+    # Decoded (or read from the cache, if built-in) in a thread meanwhile.
+    bed = BedLoader(opts.music, speech.cache.folder if speech.cache is not None else None)
     missing = speech.missing(texts) if opts.stream else []
     if missing and speech.engine.parallel_synthesis:
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
         compile_with(lambda text: speech.known_duration_ms(text) or 0)
         speech.synthesize_in_background(missing)  # first, so the first line comes soonest
         try:
-            bed = load_bed(opts.music) if opts.music is not None else None
+            bed.wait()
         except BaseException:
             speech.stop()
             raise
-    else:  # a bad music file fails before any work
-        bed = load_bed(opts.music) if opts.music is not None else None
+    else:
+        if not bed.builtin:
+            bed.wait()  # a bad music file of the user's fails before any work
         speech.prepare(texts)
+        manifest.save()  # the lengths, for `show` and `list` (the analyses once planned)
 
     def planner() -> MixPlanner:
+        from voiceguide.audio.mix import MixPlanner
+
         return MixPlanner.create(
             speech.clip,
-            chime,
-            bed_loop=bed,
+            chime if chime is not None else load_chime(),
+            bed_loop=bed.wait(),
             music_volume_db=opts.music_volume_db,
             cache_key=speech.cache_key,
-            analyses=AnalysisCache(speech.cache.folder if speech.cache is not None else None),
+            analyses=manifest.analyses(),
             target_lufs=opts.target_lufs,
         )
 
+    def plan_of(timeline: Timeline) -> str:
+        return plan_key(timeline, plan_facts(opts.music, opts.music_volume_db, opts.target_lufs))
+
+    def planned(timeline: Timeline, mix: Mix) -> None:
+        solved = math.isfinite(mix.predicted_lufs)  # with every line known, not chosen early
+        manifest.save((plan_of(timeline), mix.session_db) if solved else None)
+
     scaled = opts.minutes is not None
-    return Session(compile_with, speech, planner, scaled=scaled, rate_wpm=speech.engine.rate_wpm)
+    return Session(
+        compile_with,
+        speech,
+        planner,
+        scaled=scaled,
+        rate_wpm=speech.engine.rate_wpm,
+        remembered_gain=lambda timeline: manifest.gain(plan_of(timeline)),
+        on_planned=planned,
+    )

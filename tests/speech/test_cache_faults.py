@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 from tests.conftest import DATA
 from tests.helpers import FakeEngine, NoiseEngine, ffprobe_duration_ms, read_wav_frames
 from voiceguide.audio.analysis import ANALYSIS_VERSION, Analysis, AnalysisCache
+from voiceguide.audio.manifest import FOLDER, unseal
 from voiceguide.cli import app
 from voiceguide.env import Environment
 from voiceguide.files import CacheFolder, checksum
@@ -385,7 +386,12 @@ def counted_analyses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def plan(root: Path) -> tuple[SpeechLibrary, float]:
-    """Plan the tiny session's mix on the fake voice; return its library and session gain."""
+    """Plan the tiny session's mix on the fake voice; return its library and session gain.
+
+    Without its session manifest, which keeps the analyses too: these tests are
+    about the analysis files (test_manifest.py about the manifests).
+    """
+    shutil.rmtree(root / FOLDER, ignore_errors=True)
     speech = SpeechLibrary(FakeEngine(), ClipCache(root))
     session = build_session(load_routine_file(TINY), speech, SessionOptions(Variant.SHORT))
     return speech, session.mix.session_db
@@ -475,6 +481,11 @@ def verify_cache(root: Path) -> int:
             assert analyses.get(path.name.removesuffix(".analysis.json")) is not None, path
         elif path.suffix == ".wav":
             assert clips.get(path.stem) is not None, path
+        elif path.parent.parent.name == FOLDER and path.suffix == ".json":
+            assert unseal(path.stem.removesuffix(".analyses"), path.read_bytes()), path
+        elif path.suffix == ".f32":  # a built-in bed, decoded
+            data = path.read_bytes()
+            assert checksum(data[32:]) == data[:32], path
         else:
             assert path.is_dir(), path
             continue
@@ -496,7 +507,8 @@ def test_an_export_heals_a_cache_whose_every_entry_is_damaged(tmp_path: Path) ->
     first = export("first.wav")
     entries = {p: p.read_bytes() for p in cache.rglob("*") if p.is_file()}
     clips = [p for p in entries if p.suffix == ".wav"]
-    assert len(entries) == verify_cache(cache) == 2 * len(clips) + 1  # analyses, and the chime's
+    # Each clip's analysis, the chime's, and the session's manifest (lengths, analyses).
+    assert len(entries) == verify_cache(cache) == 2 * len(clips) + 1 + 2
     kinds = [truncate_at(0), truncate_at(_middle), flip_bit_at(_middle), garbage(), append(b"!")]
     for index, entry in enumerate(sorted(entries)):
         inject(entry, kinds[index % len(kinds)])
@@ -648,6 +660,7 @@ def test_a_disk_that_fills_after_synthesis_still_warns_once(
     assert runner.invoke(app, args, obj=fake_env).exit_code == 0
     for analysis in fake_env.cache_dir.rglob("*.analysis.json"):
         analysis.unlink()
+    shutil.rmtree(fake_env.cache_dir / FOLDER)  # the session manifest keeps them too
     fill_the_disk(monkeypatch, fake_env.cache_dir)
     result = runner.invoke(app, args, obj=fake_env)
     assert result.exit_code == 0, result.output

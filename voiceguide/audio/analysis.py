@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,15 +130,17 @@ class Analysis:
         return float(np.interp(overshoot_db, steps, self.kept_after_limit))
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "version": ANALYSIS_VERSION,
-                "loudness_lufs": self.loudness_lufs,
-                "true_peak": self.true_peak,
-                "energy": [float(e) for e in self.energy],
-                "kept_after_limit": list(self.kept_after_limit),
-            }
-        )
+        return json.dumps(self.to_data())
+
+    def to_data(self) -> dict[str, Any]:
+        """Return the analysis as plain values (what to_json writes)."""
+        return {
+            "version": ANALYSIS_VERSION,
+            "loudness_lufs": self.loudness_lufs,
+            "true_peak": self.true_peak,
+            "energy": [float(e) for e in self.energy],
+            "kept_after_limit": list(self.kept_after_limit),
+        }
 
     @classmethod
     def from_json(cls, text: str) -> Analysis | None:
@@ -146,6 +149,11 @@ class Analysis:
             data = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return None
+        return cls.from_data(data)
+
+    @classmethod
+    def from_data(cls, data: object) -> Analysis | None:
+        """Return the analysis plain values hold (see to_data), or None unless sound."""
         if not isinstance(data, dict) or data.get("version") != ANALYSIS_VERSION:
             return None
         numbers = _numbers([data.get("loudness_lufs"), data.get("true_peak")])
@@ -217,10 +225,17 @@ class AnalysisCache:
 
     Each file is the SHA-256 checksum of its key and JSON text, in hex, on a
     line of its own, then the JSON: one that fails the check is treated as missing.
+    `known` holds analyses already read (a session manifest's, as plain values
+    by key), looked up before any file; `seen` gathers every analysis got or
+    put, so that the manifest can keep them.
     """
 
-    def __init__(self, folder: CacheFolder | None) -> None:
+    def __init__(
+        self, folder: CacheFolder | None, known: Mapping[str, object] | None = None
+    ) -> None:
         self.folder = folder
+        self.known = dict(known) if known is not None else {}
+        self.seen: dict[str, object] = {}
 
     @staticmethod
     def name(key: str) -> str:
@@ -228,23 +243,38 @@ class AnalysisCache:
         return f"{key[:2]}/{key}.analysis.json"
 
     def get(self, key: str) -> Analysis | None:
+        if key in self.known:
+            analysis = Analysis.from_data(self.known[key])
+            if analysis is not None:
+                self.seen[key] = self.known[key]
+                return analysis
         entry = self.folder.read(self.name(key)) if self.folder is not None else None
-        return None if entry is None else _unseal(key, entry)
+        data = None if entry is None else _unseal(key, entry)
+        analysis = Analysis.from_data(data)
+        if analysis is not None:
+            self.seen[key] = data
+        return analysis
 
     def put(self, key: str, analysis: Analysis) -> None:
+        self.seen[key] = analysis.to_data()
         if self.folder is None:
             return
         text = analysis.to_json().encode()
         entry = checksum(key.encode(), text).hex().encode() + b"\n" + text
-        self.folder.put(self.name(key), entry, lambda e: _unseal(key, e) is not None)
+        self.folder.put(
+            self.name(key), entry, lambda e: Analysis.from_data(_unseal(key, e)) is not None
+        )
 
 
-def _unseal(key: str, entry: bytes) -> Analysis | None:
-    """Return the analysis in an entry, or None if the entry fails its check."""
+def _unseal(key: str, entry: bytes) -> object:
+    """Return the plain values in an entry, or None if the entry fails its check."""
     check, _, text = entry.partition(b"\n")
     if check != checksum(key.encode(), text).hex().encode():
         return None
-    return Analysis.from_json(text.decode("utf-8", errors="replace"))
+    try:
+        return json.loads(text.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None
 
 
 @dataclass(frozen=True)
@@ -280,10 +310,12 @@ class BedLevel:
 
 def measure_bed(loop: FloatArray, music_volume_db: float, analyses: AnalysisCache) -> BedLevel:
     """Measure a music loop's loudness (cached) and set its level under the voice."""
-    key = "bed-" + hashlib.sha256(loop.tobytes()).hexdigest()
+    # From the array's own buffer: the same digest as of its bytes, without a 10 MB copy.
+    key = "bed-" + hashlib.sha256(np.ascontiguousarray(loop).data).hexdigest()
     cached = analyses.get(key)
     if cached is not None:
         bed_lufs, stereo_energy = cached.loudness_lufs, cached.energy
+        peak = cached.true_peak  # the loop's sample peak, as measured below
     else:
         # Prime the filter with the loop's own end, so the loop is measured in its steady
         # state (the K-weighting response dies out well within the primer).
@@ -293,9 +325,10 @@ def measure_bed(loop: FloatArray, music_volume_db: float, analyses: AnalysisCach
         stereo = weighted.sum(axis=1)
         bed_lufs = levels.energy_to_lufs(float(np.mean(stereo)))
         stereo_energy = levels.sub_block_energies(stereo, WINDOW_FRAMES)
-        analyses.put(key, Analysis(bed_lufs, float(np.max(np.abs(loop))), stereo_energy))
+        peak = float(np.max(np.abs(loop)))
+        analyses.put(key, Analysis(bed_lufs, peak, stereo_energy))
     gain = levels.from_db(VOICE_REFERENCE_LUFS + music_volume_db - bed_lufs)
-    peak = float(np.max(np.abs(loop))) or 1.0
+    peak = peak or 1.0
     # Never so loud that the bed alone peaks near the ceiling (a very peaky file).
     gain = min(gain, levels.from_db(VOICE_REFERENCE_LUFS + 10) / peak)
     return BedLevel(loop, gain, peak, stereo_energy * gain**2)

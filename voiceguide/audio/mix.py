@@ -36,12 +36,12 @@ from voiceguide.audio.analysis import (
     measure_chime,
     prepare_line,
 )
+from voiceguide.audio.defaults import DEFAULT_VOLUME_DB, TARGET_LUFS
 from voiceguide.audio.format import SAMPLE_RATE, ms_to_frames
-from voiceguide.audio.music import DEFAULT_VOLUME_DB, DUCK_DB, Envelope, plan_envelope
+from voiceguide.audio.music import DUCK_DB, Envelope, plan_envelope
 from voiceguide.speech.clip import Clip
 from voiceguide.timeline.model import Kind, Segment, Timeline
 
-TARGET_LUFS = -16.0  # spoken-word podcasts
 # The mix's true-peak ceiling, 0.5 dB under the -1 dBTP spec to leave room for
 # the MP3 encoder. Spoken lines are limited to this less the bed's peak under them.
 CEILING_DBTP = -1.5

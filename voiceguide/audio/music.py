@@ -10,60 +10,30 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.audio.assets import asset_path
+from voiceguide.audio.defaults import (  # noqa: F401 - music's names, where they were
+    BED_FADE_OUT_MS,
+    BUILTIN,
+    DEFAULT_VOLUME_DB,
+    NONE,
+    builtin_names,
+    resolve,
+)
 from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
 from voiceguide.errors import AudioError
+from voiceguide.files import CacheFolder, checksum
 from voiceguide.timeline.model import Timeline
 
-BUILTIN: dict[str, str] = {
-    "surf": "soft surf: filtered noise rising and falling in slow waves, four to a loop",
-    "drone": "a warm pad: a quiet A major chord whose detuned voices slowly beat and breathe",
-    "bowls": "singing bowls struck softly every seven and a half seconds, ringing into each other",
-}
-NONE = "none"
-DEFAULT_VOLUME_DB = -12.0  # the bed in holds, relative to the voice
 DUCK_DB = 14.0  # how far the bed drops under speech
 DUCK_DOWN_MS = 150
 DUCK_UP_MS = 600
 DUCK_BRIDGE_MS = 1500  # stay down through gaps shorter than this
 BED_FADE_IN_MS = 3000
-BED_FADE_OUT_MS = 8000  # the bed fades out over the session's last 8 s
 SLEEP_FADE_MS = 120_000  # a sleep ending's bed fades out over its last 2 minutes
 SLEEP_FADE_DB = 40.0  # falling evenly in dB this far, then to silence
 LOOP_CROSSFADE_MS = 2000  # for the user's own files, which were not made to loop
 MAX_MUSIC_S = 300  # longer files are looped from their first five minutes
 
 FloatArray = npt.NDArray[np.float32]
-
-
-def builtin_names() -> list[str]:
-    """Return the names of the built-in ambiences."""
-    return list(BUILTIN)
-
-
-def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
-    """Return the music file a spec names: none, a built-in name, or a path.
-
-    A relative path is taken from `base` (the routine file's folder) when given;
-    `origin` ("FILE:LINE") says where the spec was written, for the error.
-    The spec is only ever a file name: nothing in it is expanded but a leading ~.
-    """
-    name = spec.strip()
-    if name.lower() == NONE or not name:
-        return None
-    if name in BUILTIN:
-        return asset_path(f"ambience/{name}.ogg")
-    path = Path(name).expanduser()
-    if not path.is_absolute() and base is not None:
-        path = base / path
-    if not path.is_file():
-        names = ", ".join([*BUILTIN, NONE])
-        where = f"{origin}: " if origin else ""
-        looked = f" ({path})" if path != Path(name) else ""
-        raise AudioError(
-            f"{where}music {spec!r}: no such file{looked}, and not a built-in ({names})"
-        )
-    return path
 
 
 def decode(path: Path) -> FloatArray:
@@ -102,6 +72,31 @@ def decode(path: Path) -> FloatArray:
     return samples.astype(np.float32, copy=False)
 
 
+def _decoded_once(path: Path, cache: CacheFolder) -> FloatArray:
+    """Return a file decoded (see decode), from cache when it was decoded before.
+
+    The entry is named by the file's checksum and begins with its samples'
+    checksum: one that fails it is decoded again. Reading 10 MB of samples
+    takes a few ms; ffmpeg takes 0.1 s of CPU to decode a built-in bed.
+    """
+    name = f"beds/{checksum(path.read_bytes()).hex()}.f32"
+
+    def samples_of(entry: bytes) -> FloatArray | None:
+        body = memoryview(entry)[32:]
+        if len(entry) < 32 or len(body) % 8 or checksum(body) != entry[:32]:
+            return None
+        return np.frombuffer(body, dtype="<f4").reshape(-1, 2).astype(np.float32, copy=False)
+
+    entry = cache.read(name)
+    found = samples_of(entry) if entry is not None else None
+    if found is not None:
+        return found
+    samples = decode(path)
+    data = samples.tobytes()
+    cache.put(name, checksum(data) + data, lambda e: samples_of(e) is not None)
+    return samples
+
+
 def make_loop(samples: FloatArray, crossfade_frames: int) -> FloatArray:
     """Return a loop that repeats without a seam: the tail is crossfaded into the head.
 
@@ -121,10 +116,13 @@ def make_loop(samples: FloatArray, crossfade_frames: int) -> FloatArray:
     return loop
 
 
-def load_bed(path: Path) -> FloatArray:
-    """Return a seamless stereo loop from a music file (built-ins already loop exactly)."""
-    samples = decode(path)
+def load_bed(path: Path, cache: CacheFolder | None = None) -> FloatArray:
+    """Return a seamless stereo loop from a music file (built-ins already loop exactly).
+
+    A built-in bed is decoded once and kept in cache, if one is given.
+    """
     builtin = path.parent.name == "ambience" and path.stem in BUILTIN
+    samples = _decoded_once(path, cache) if builtin and cache is not None else decode(path)
     return make_loop(samples, 0 if builtin else ms_to_frames(LOOP_CROSSFADE_MS))
 
 

@@ -22,6 +22,7 @@ import typer
 from typer.exceptions import TyperException
 
 from voiceguide import __version__
+from voiceguide.cli.quick import QuickGroup
 from voiceguide.env import Environment
 from voiceguide.errors import (
     Diagnostic,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="voiceguide",
+    cls=QuickGroup,
     help="Turn a written routine into a spoken, timed audio session.",
     no_args_is_help=True,
     add_completion=False,

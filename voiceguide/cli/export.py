@@ -27,7 +27,6 @@ from voiceguide.cli.options import (
     open_session,
     variant_of,
 )
-from voiceguide.config import Overrides
 from voiceguide.errors import UsageError
 from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock
@@ -118,6 +117,8 @@ def export(
 
     # Synthesis first, one session after another (speech engines are not
     # thread-safe); then rendering and encoding, in parallel when there are several.
+    from voiceguide.config import Overrides
+
     overrides = Overrides(engine, voice, rate, music, music_volume)
     codec_memo = run.env.memo_path("codec-gains.json")
     library = run.env.library()

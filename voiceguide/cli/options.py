@@ -7,14 +7,14 @@ import math
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from typer.core import TyperCommand
 
 from voiceguide.cli.core import Run, stderr, warn
-from voiceguide.config import Overrides
+from voiceguide.cli.quick import QuickCommand
 from voiceguide.errors import UsageError
 from voiceguide.routine.model import DEFAULT_SLEEP_MINUTES, MAX_SLEEP_MINUTES, Variant
 
 if TYPE_CHECKING:
+    from voiceguide.config import Overrides
     from voiceguide.pipeline import Session, SessionOptions
     from voiceguide.routine.model import Routine
 
@@ -76,7 +76,7 @@ RoutineArg = Annotated[
 ]
 
 
-class SleepCommand(TyperCommand):
+class SleepCommand(QuickCommand):
     """A command whose --sleep may be given without its MINUTES.
 
     Typer (0.29) has no option with an optional value (it warns that it ignores

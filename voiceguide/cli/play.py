@@ -27,7 +27,6 @@ from voiceguide.cli.options import (
     open_session,
     variant_of,
 )
-from voiceguide.config import Overrides
 from voiceguide.errors import UsageError
 from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock, parse_duration
@@ -180,6 +179,8 @@ def play(
         else:
             start_step = saved
     lead_in_ms = _parse_lead_in(lead_in)
+    from voiceguide.config import Overrides
+
     overrides = Overrides(engine, voice, rate, music, music_volume)
     options = pipeline.SessionOptions(
         variant=variant,
@@ -197,6 +198,7 @@ def play(
             run, loaded, overrides, options, bed="if-possible", sleep=sleep, no_sleep=no_sleep
         )
         cleanup.callback(session.close)  # quitting early: stop synthesizing unheard lines
+        session.plan_ahead()  # meanwhile: the tones, the keys, the media keys
         was_ready = session.ready
         tones = pipeline.load_tones()
         printer = _StatusPrinter() if sys.stderr.isatty() else None

@@ -23,7 +23,6 @@ from voiceguide.cli.options import (
     open_session,
     variant_of,
 )
-from voiceguide.config import Overrides
 from voiceguide.errors import UsageError, VoiceguideError
 from voiceguide.routine.model import Variant
 from voiceguide.units import format_clock
@@ -90,6 +89,8 @@ def show(
 
     run = run_of(ctx)
     options = SessionOptions(variant=variant_of(short), minutes=minutes)
+    from voiceguide.config import Overrides
+
     overrides = Overrides(engine=engine, voice=voice, rate=rate, music=music)
     loaded = run.env.library().find(routine)
     session = open_session(

@@ -13,11 +13,10 @@ import typer
 
 from voiceguide.cli.core import Run, guarded, run_of, stderr
 from voiceguide.cli.options import Engine, Rate, Voice, open_session
-from voiceguide.config import Overrides
 from voiceguide.errors import RoutineError, UsageError
-from voiceguide.routine.library import ARTICLE_SUFFIXES
 
 if TYPE_CHECKING:
+    from voiceguide.config import Overrides
     from voiceguide.routine.model import Routine
     from voiceguide.sinks.renders import Choice, Entry, RenderSession
     from voiceguide.sinks.serve import Server
@@ -27,6 +26,7 @@ DEFAULT_PORT = 8750
 
 def _entries(run: Run, dirs: list[Path], *, builtins: bool = True) -> list[Entry]:
     """Return the routines to serve: the user's and the built-ins, then those in each --dir."""
+    from voiceguide.routine.library import ARTICLE_SUFFIXES
     from voiceguide.sinks.renders import Entry
 
     library = run.env.library()
@@ -177,6 +177,8 @@ def serve(
     run = run_of(ctx)
     host = "0.0.0.0" if lan else "127.0.0.1"  # --lan: every interface
     sock = listen(host, port)
+    from voiceguide.config import Overrides
+
     server = make_server(run, dirs or [], Overrides(engine, voice, rate), builtins=not no_builtins)
     if not server.entries:
         sock.close()

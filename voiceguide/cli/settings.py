@@ -6,7 +6,6 @@ import typer
 
 from voiceguide.cli.core import guarded, run_of, stderr
 from voiceguide.cli.options import Engine, Music, MusicVolume, Rate, Voice
-from voiceguide.config import Overrides
 
 
 @guarded
@@ -50,6 +49,8 @@ def config(
     music_volume: MusicVolume = None,
 ) -> None:
     """Show each setting in force and where it comes from."""
+    from voiceguide.config import Overrides
+
     settings = run_of(ctx).env.settings(Overrides(engine, voice, rate, music, music_volume))
     exists = "" if settings.path.exists() else " (not there yet)"
     typer.echo(f"config file: {settings.path}{exists}")

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voiceguide.errors import Diagnostic, RoutineError, UsageError
-from voiceguide.routine.article import read_article
 from voiceguide.routine.format import parse_routine
 from voiceguide.routine.model import Routine
-from voiceguide.routine.summary import ImportResult
 from voiceguide.textfile import TextFileError, decode
+
+if TYPE_CHECKING:
+    from voiceguide.routine.summary import ImportResult
 
 BUILTIN_PACKAGE = "voiceguide.routine.builtin"
 ARTICLE_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".html", ".htm")
@@ -55,6 +57,8 @@ def load_article_result(path: Path) -> ImportResult:
         from voiceguide.routine.html import html_to_article
 
         text = html_to_article(text, source=str(path))
+    from voiceguide.routine.article import read_article  # a parser worth loading only for articles
+
     return read_article(text, source=str(path), name=path.stem)
 
 
@@ -68,6 +72,8 @@ def load_url_result(url: str) -> ImportResult:
         from voiceguide.routine.html import html_to_article
 
         text = html_to_article(text, source=url)
+    from voiceguide.routine.article import read_article
+
     return read_article(text, source=url, name=page.name)
 
 

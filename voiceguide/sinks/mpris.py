@@ -15,7 +15,6 @@ bus (SSH, a headless machine) nothing is started and nothing is said.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import queue
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from voiceguide.sinks.player import Order, Status
 
 if TYPE_CHECKING:
+    import asyncio
+
     from dbus_fast.aio import MessageBus
 
 BUS_NAME = "org.mpris.MediaPlayer2.voiceguide"
@@ -157,12 +158,16 @@ class MprisControls:
         return self.registered is not None
 
     def _run(self, address: str) -> None:
+        import asyncio  # here, in the thread: 0.1 s that the first sound need not wait for
+
         # Any failure (no bus after all, a refused name) leaves play as it was: keys only.
         with contextlib.suppress(Exception):
             asyncio.run(self._serve(address))
         self._started.set()
 
     async def _serve(self, address: str) -> None:
+        import asyncio
+
         from dbus_fast import BusType, RequestNameReply
         from dbus_fast.aio import MessageBus
 

@@ -14,8 +14,6 @@ import hashlib
 import struct
 from pathlib import Path
 
-import numpy as np
-
 from voiceguide.files import CacheFolder, checksum
 from voiceguide.speech.clip import Clip
 
@@ -79,6 +77,8 @@ class ClipCache:
 
 def _decode(key: str, entry: bytes) -> Clip | None:
     """Return the clip in an entry, or None if the entry fails its check."""
+    import numpy as np  # not before a clip is read: a timeline needs only lengths
+
     if len(entry) < HEADER_BYTES:
         return None
     view = memoryview(entry)

@@ -6,9 +6,11 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads when audio is handled, not when a timeline is shown
+    import numpy as np
+    import numpy.typing as npt
 
 # Leading and trailing engine silence below this level is trimmed, so the
 # timeline's pauses, not the engine's, set the pace.
@@ -48,6 +50,8 @@ class Clip:
 
     def trimmed(self) -> Clip:
         """Return the clip without its leading and trailing near-silence."""
+        import numpy as np
+
         loud = np.flatnonzero(np.abs(self.samples.astype(np.int32)) > TRIM_THRESHOLD * 32768)
         if loud.size == 0:
             return Clip(self.samples[:0], self.sample_rate)

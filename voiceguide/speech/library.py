@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from voiceguide.errors import SpeechError
 from voiceguide.speech.cache import ClipCache
@@ -146,6 +146,11 @@ class SpeechLibrary:
                 self._failure = err
                 self._queue.clear()
                 self._arrived.notify_all()
+
+    def remember_lengths(self, lengths: Mapping[str, int]) -> None:
+        """Take these lines' lengths as known without reading their clips (a session
+        manifest's, whose clip files are unchanged); the clips are read when wanted."""
+        self._durations.update(lengths)
 
     def known_duration_ms(self, text: str) -> int | None:
         """Return the length of text's clip if it is ready (never waits, never synthesizes)."""

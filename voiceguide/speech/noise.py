@@ -21,8 +21,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from voiceguide.files import atomic_write
 
 SEED_INPUT = "noise_seed"
@@ -62,6 +60,7 @@ def seeded_model(model: Path, digest: str, folder: Path | None) -> Path | bytes:
 
 def _edit(model: Path) -> bytes:
     """Replace each RandomNormalLike node of the model by seeded noise of the same shape."""
+    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -121,6 +120,8 @@ class SeededSession:
 
     def run(self, output_names: Any, feed: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         """Run the model with the current seed."""
+        import numpy as np  # loaded by onnxruntime already
+
         feed = {**feed, SEED_INPUT: np.array([self.seed], dtype=np.int64)}
         return self.session.run(output_names, feed, *args, **kwargs)
 

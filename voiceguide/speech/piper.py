@@ -13,8 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from voiceguide.errors import RateOutOfRangeError, SpeechError
 from voiceguide.files import JsonMemo
 from voiceguide.speech import noise
@@ -184,6 +182,7 @@ class PiperEngine:
         return [VoiceInfo(str(self.model), self.model.stem, (language,))]
 
     def synthesize(self, text: str) -> Clip:
+        import numpy as np  # here, not at import: a timeline needs no audio
         from piper import SynthesisConfig
 
         voice = self._load()

@@ -7,8 +7,6 @@ import io
 import wave
 from typing import Any
 
-import numpy as np
-
 from voiceguide.errors import RateOutOfRangeError, SpeechError
 from voiceguide.files import temp_dir
 from voiceguide.speech.clip import Clip, VoiceInfo, plain_text
@@ -111,6 +109,8 @@ class SystemEngine:
                 raise SpeechError(
                     f"the system voice produced no audio for {text!r} ({err})"
                 ) from None
+        import numpy as np  # here: a timeline from cached clips needs none
+
         return Clip(np.frombuffer(frames, dtype="<i2").astype(np.int16), rate)
 
 

@@ -6,6 +6,7 @@ announcements, the title line and the lead-in invitation.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -41,6 +42,12 @@ def split_lines(text: str) -> list[Line]:
     A "[pause 3s]" marker sets the pause before the next sentence; at the end of
     the text it leaves that much silence after the last one (a line with no text).
     """
+    return list(_split_lines(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _split_lines(text: str) -> tuple[Line, ...]:
+    # Remembered: fitting --minutes lays each step out some 50 times.
     lines: list[Line] = []
     pending = 0  # ms of explicit pause waiting for the next sentence
     for paragraph in re.split(r"\n\s*\n", text.strip()):
@@ -63,7 +70,7 @@ def split_lines(text: str) -> list[Line]:
                 new_paragraph = False
     if pending:
         lines.append(Line("", pending))
-    return lines
+    return tuple(lines)
 
 
 def announcement(number: int, count: int, title: str) -> str:
