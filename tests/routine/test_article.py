@@ -23,7 +23,6 @@ from voiceguide.errors import ExitCode, RoutineError, UsageError
 from voiceguide.routine.article import import_article
 from voiceguide.routine.cleanup import normalise, speakable
 from voiceguide.routine.fetch import fetch
-from voiceguide.routine.format import to_toml
 from voiceguide.routine.library import (
     builtin_names,
     load_article,
@@ -32,6 +31,7 @@ from voiceguide.routine.library import (
     load_routine_file,
 )
 from voiceguide.routine.model import Routine, Variant
+from voiceguide.routine.writing import to_toml
 from voiceguide.textfile import MAX_FILE_BYTES
 from voiceguide.timeline.lint import lint
 from voiceguide.units import MAX_SESSION_MS

@@ -157,7 +157,7 @@ _SLEEPY = (
     ],
 )
 def test_sleep_is_true_false_or_minutes_and_round_trips(line: str, sleep_ms: int | None) -> None:
-    from voiceguide.routine.format import to_toml
+    from voiceguide.routine.writing import to_toml
 
     routine = parse_routine(_SLEEPY.format(sleep=line), source="t.toml", name="t")
     assert routine.sleep_ms == sleep_ms

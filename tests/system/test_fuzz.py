@@ -30,9 +30,10 @@ from hypothesis import strategies as st
 from tests.helpers import fake_measure
 from voiceguide.config import Overrides, resolve
 from voiceguide.errors import ConfigError, ExitCode, RoutineError
-from voiceguide.routine.format import parse_routine, to_toml
+from voiceguide.routine.format import parse_routine
 from voiceguide.routine.library import load_article, load_routine_file
 from voiceguide.routine.model import Routine, Variant
+from voiceguide.routine.writing import to_toml
 from voiceguide.timeline.compile import compile_timeline
 from voiceguide.units import MAX_SESSION_MS, parse_duration
 

@@ -43,7 +43,7 @@ def recorder_for(
     run: Run, routine: Routine, name: str, variant: Variant, overrides: Overrides
 ) -> SessionRecorder:
     """Open the practice log (saying if it was damaged) and return a recorder for one `play`."""
-    from voiceguide.routine.format import content_hash
+    from voiceguide.routine.writing import content_hash
     from voiceguide.sinks.practice import Play
     from voiceguide.sinks.recorder import SessionRecorder
 

@@ -175,8 +175,8 @@ def import_article(
     where the safety notes came from and which sections were left out.
     """
     from voiceguide.routine.fetch import is_url
-    from voiceguide.routine.format import to_toml
     from voiceguide.routine.library import load_article_result, load_url_result
+    from voiceguide.routine.writing import to_toml
     from voiceguide.sinks.writing import check_folder, write_text
 
     result = load_url_result(article) if is_url(article) else load_article_result(Path(article))

@@ -18,7 +18,7 @@ import re
 from voiceguide.errors import Diagnostic, RoutineError
 from voiceguide.routine import segment, shapes, tokens
 from voiceguide.routine.cleanup import speakable
-from voiceguide.routine.format import parse_routine, to_toml
+from voiceguide.routine.format import parse_routine
 from voiceguide.routine.holds import (
     category_of,
     each_hold,
@@ -28,6 +28,7 @@ from voiceguide.routine.holds import (
 )
 from voiceguide.routine.model import MAX_STEPS, Routine, Step, Variant
 from voiceguide.routine.summary import ImportResult, ImportSummary, LeftOut
+from voiceguide.routine.writing import to_toml
 from voiceguide.spoken import PAUSE_MARKER, estimate_ms, parse_pause, pause_problems, sentences
 from voiceguide.units import MAX_SESSION_MS, format_clock
 

@@ -45,7 +45,7 @@ class Play:
     step_count: int | None = None
     ended: str | None = None  # one of ENDINGS, or None: not known
     title: str = ""
-    content: str = ""  # the routine's content hash (routine.format.content_hash)
+    content: str = ""  # the routine's content hash (routine.writing.content_hash)
     player: str = ""  # "play" or "serve"
     version: str = __version__  # voiceguide's
     engine: str = ""

@@ -25,8 +25,8 @@ from typing import Protocol
 from voiceguide.audio.format import Block
 from voiceguide.errors import VoiceguideError
 from voiceguide.files import atomic_write
-from voiceguide.routine.format import to_toml
 from voiceguide.routine.model import Routine, Variant
+from voiceguide.routine.writing import to_toml
 from voiceguide.sinks.export import export
 from voiceguide.sinks.tags import Chapter, Tags, tags_for, webvtt
 from voiceguide.timeline.model import Timeline

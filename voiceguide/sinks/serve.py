@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voiceguide.files import atomic_write
-from voiceguide.routine.format import content_hash
 from voiceguide.routine.model import Variant
+from voiceguide.routine.writing import content_hash
 from voiceguide.sinks.feed import Episode, chapters_json, cover_png, rss
 from voiceguide.sinks.practice import Play, PracticeLog
 from voiceguide.sinks.renders import Choice, Entry, Rendered, RenderQueue, failed
