@@ -296,3 +296,17 @@ def test_environment_uses_every_core_for_synthesis() -> None:
     library = Environment(workers=0).speech(Environment().settings(Overrides(engine="system")))
     assert library.workers >= 1
     assert replace(Environment(), workers=3).workers == 3
+
+
+def test_two_system_voices_in_one_process_keep_their_rates() -> None:
+    """pyttsx3 shares one espeak-ng engine in a process: each SystemEngine still speaks
+    at its own rate, whichever spoke before it (before: a 240 wpm engine spoke at 120
+    after a 120 wpm one)."""
+    text = "Breathe in slowly, and let your shoulders soften as you breathe out."
+    slow, fast = SystemEngine(rate_wpm=120), SystemEngine(rate_wpm=240)
+    lengths: dict[int, list[int]] = {120: [], 240: []}
+    for engine in (fast, slow, slow, fast, slow, fast):
+        lengths[engine.rate_wpm].append(engine.synthesize(text).trimmed().duration_ms)
+    assert max(lengths[240]) * 1.5 < min(lengths[120])
+    assert max(lengths[120]) - min(lengths[120]) < 100
+    assert max(lengths[240]) - min(lengths[240]) < 100
