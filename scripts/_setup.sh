@@ -79,4 +79,9 @@ vg_setup() {
         rm -f "$VG_VENV"/.installed-*
         touch "$stamp"
     fi
+    # Byte-compile voiceguide, as pip does for an installed package (an editable
+    # install does not): every command then starts without compiling its modules,
+    # even where PYTHONDONTWRITEBYTECODE is set (about 30 ms off each start).
+    # Only files changed since the last run are compiled again.
+    "$VG_PY" -m compileall -q "$VG_ROOT/voiceguide" >/dev/null || true
 }
