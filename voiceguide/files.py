@@ -108,21 +108,20 @@ def temp_beside(target: Path, suffix: str = ".part") -> Iterator[Path]:
     if suffix not in TEMP_SUFFIXES:
         raise ValueError(f"temp suffix {suffix!r} is not one of {TEMP_SUFFIXES}")
     sweep_temps(target)
-    while True:
-        path = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            continue
-        break
-    try:
+    fd = -1
+    try:  # from before it exists: a Ctrl-C just after it is made still removes it
+        while fd < 0:
+            path = target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+            with contextlib.suppress(FileExistsError):
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         _lock(fd)
         yield path
     finally:
-        # Removed before the lock is let go, so no sweep ever sees it unlocked.
-        with contextlib.suppress(OSError):
-            path.unlink()  # gone already once published
-        os.close(fd)
+        if fd >= 0:
+            # Removed before the lock is let go, so no sweep ever sees it unlocked.
+            with contextlib.suppress(OSError):
+                path.unlink()  # gone already once published
+            os.close(fd)
 
 
 # voiceguide's own folders in the system temp folder: voiceguide-PID-RANDOM.
