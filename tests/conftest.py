@@ -40,8 +40,23 @@ def runner() -> Iterator[CliRunner]:
 
 
 @pytest.fixture(scope="session")
-def pulse() -> Iterator[PulseServer]:
-    """A private PulseAudio server with a null sink (no sound card needed)."""
-    server = start_pulse()
-    yield server
-    stop_pulse(server)
+def _pulse_servers() -> Iterator[list[PulseServer]]:
+    servers = [start_pulse()]
+    yield servers
+    stop_pulse(servers[-1])
+
+
+@pytest.fixture
+def pulse(_pulse_servers: list[PulseServer]) -> PulseServer:
+    """A private PulseAudio server with a null sink (no sound card needed), shared by
+    the tests; should it have died, a new one (a clean-clone run once found it gone:
+    "Connection refused"), and what it said when it ended goes to the test's log."""
+    server = _pulse_servers[-1]
+    if server.process.poll() is not None:
+        said = (
+            server.process.stderr.read().decode(errors="replace") if server.process.stderr else ""
+        )
+        print(f"PulseAudio had ended (exit {server.process.returncode}): {said.strip()}")
+        stop_pulse(server)
+        _pulse_servers.append(start_pulse())
+    return _pulse_servers[-1]
