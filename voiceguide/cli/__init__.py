@@ -1,9 +1,16 @@
 """The command line: one module per command group, all registered here on one Typer app."""
 
-from voiceguide.cli import export, history, play, routines, serve, settings
-from voiceguide.cli.core import app
-from voiceguide.cli.options import SleepCommand
-from voiceguide.cli.quick import QuickCommand
+import signal
+
+# A Ctrl-C while the command line is still being imported ends the process at
+# once, as the signal does, instead of a traceback (an interrupt inside an import
+# can even surface as a RuntimeError, exit 1). main() gives Ctrl-C back to Python.
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+from voiceguide.cli import export, history, play, routines, serve, settings  # noqa: E402
+from voiceguide.cli.core import app  # noqa: E402
+from voiceguide.cli.options import SleepCommand  # noqa: E402
+from voiceguide.cli.quick import QuickCommand  # noqa: E402
 
 # In the order `voiceguide --help` lists them.
 app.command("list", cls=QuickCommand)(routines.list_routines)
@@ -24,4 +31,5 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Run the CLI (the `voiceguide` console script)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt again
     app(prog_name="voiceguide")

@@ -43,9 +43,10 @@ class SystemEngine:
     def _driver(self) -> Any:
         if self._engine is None:
             self._engine = _start_pyttsx3()
+            # The voice and rate are set before each line (see _speak_with), not
+            # through pyttsx3: it queues settings while busy and applies them at
+            # its next run, after (and over) the ones another engine set.
             self._voice_id = self._resolve_voice(self._requested_voice)
-            self._engine.setProperty("voice", self._voice_id)
-            self._engine.setProperty("rate", espeak_rate(self.rate_wpm))
         return self._engine
 
     def default_voice_id(self) -> str:
