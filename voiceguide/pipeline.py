@@ -22,7 +22,7 @@ What is settled while lines are still missing:
   (still unknown) end is rendered early (a sleep ending's music and its
   fade come after the closing words, later still).
 The session gain is chosen once, when the first block is wanted, from the
-lines measured by then and stand-ins for the rest (see MixPlanner.stand_in),
+lines that sound in it and stand-ins for the rest (see MixPlanner.stand_in),
 and then kept, so levels never jump mid-session.
 """
 
@@ -87,6 +87,9 @@ __all__ = [
 # The first block of a session, or after a jump, is short: the player's first
 # sound (or the next step's chime) waits for it. Blocks do not change the samples.
 FIRST_BLOCK_MS = 250
+# Settled audio the renderer has not reached yet beyond which only one thread
+# synthesizes (SpeechLibrary.pace): about 0.3 s of work for the encoder.
+PACE_AHEAD_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class Session:
     def timeline(self) -> Timeline:
         """The final timeline; waits for any lines still being synthesized."""
         if self._final is None:
+            self.speech.pace(rest=False)  # every line is wanted now
             while self.speech.busy():
                 self.speech.wait_for_more(self.speech.known_count())
             self._final = self._compile_with(self.speech.duration_ms)
@@ -194,26 +198,31 @@ class Session:
         """
         count = self.speech.known_count()
         if self._preview is None or self._preview[0] != count:
-            used: set[str] = set()
-
-            def measure(text: str, unknown_ms: Callable[[str], int]) -> int:
-                known = self.speech.known_duration_ms(text)
-                if known is None:
-                    return unknown_ms(text)
-                used.add(text)
-                return known
-
-            try:
-                timeline = self._compile_with(
-                    lambda text: measure(text, lambda t: estimate_ms(t, self._rate_wpm))
-                )
-            except DoesNotFitError:
-                # The estimates do not fit --minutes; the lines may. Laying the
-                # unknown lines out as silent is as good for what is settled.
-                used.clear()
-                timeline = self._compile_with(lambda text: measure(text, lambda _: 0))
-            self._preview = (count, timeline, frozenset(used))
+            timeline, used = self._estimated(self.speech.known_duration_ms)
+            self._preview = (count, timeline, used)
         return self._preview
+
+    def _estimated(self, known: Callable[[str], int | None]) -> tuple[Timeline, frozenset[str]]:
+        """Compile with the lengths `known` gives, estimates for the rest; say which were used."""
+        used: set[str] = set()
+
+        def measure(text: str, unknown_ms: Callable[[str], int]) -> int:
+            length = known(text)
+            if length is None:
+                return unknown_ms(text)
+            used.add(text)
+            return length
+
+        try:
+            timeline = self._compile_with(
+                lambda text: measure(text, lambda t: estimate_ms(t, self._rate_wpm))
+            )
+        except DoesNotFitError:
+            # The estimates do not fit --minutes; the lines may. Laying the
+            # unknown lines out as silent is as good for what is settled.
+            used.clear()
+            timeline = self._compile_with(lambda text: measure(text, lambda _: 0))
+        return timeline, frozenset(used)
 
     @property
     def _planner(self) -> MixPlanner:
@@ -232,10 +241,34 @@ class Session:
 
         threading.Thread(target=make, name="voiceguide-plan", daemon=True).start()
 
-    def _plan(self, timeline: Timeline) -> Mix:
+    def _plan(self, timeline: Timeline, first_block_end: int | None = None) -> Mix:
+        """Plan timeline's mix; first_block_end (a frame) is where the first block streamed
+        ends, None once every line is known.
+
+        The session gain is chosen once, then kept. While lines are still
+        being synthesized it is chosen from the lines that sound in the first
+        block and stand-ins for the rest, not from whichever lines happen to be
+        ready by then (several threads synthesize), so a cold export is the
+        same audio however its threads were scheduled. A streamed line is
+        measured when the renderer first wants it (see MixPlanner.plan).
+        """
         planner = self._planner
-        # The lines ready now (not those that arrive while these are measured).
-        planner.analyse([t for t in timeline.spoken_texts() if self.speech.known(t)])
+        if self._session_db is None and first_block_end is not None:
+            from voiceguide.audio.format import ms_to_frames
+
+            first = {
+                s.text
+                for s in timeline.segments
+                if s.kind in (Kind.SPEECH, Kind.CUE) and ms_to_frames(s.start_ms) < first_block_end
+            }
+            # Those lines as they are, every other line as estimated from its words.
+            alike, _ = self._estimated(
+                lambda t: self.speech.known_duration_ms(t) if t in first else None
+            )
+            planner.analyse(first)
+            self._session_db = planner.plan(alike).session_db
+        if first_block_end is None:
+            planner.analyse(timeline.spoken_texts())  # every line (a manifest keeps them)
         mix = planner.plan(timeline, self._session_db)
         self._session_db = mix.session_db  # chosen once, then kept
         return mix
@@ -269,15 +302,20 @@ class Session:
             total = total_frames(timeline)
             settled = ms_to_frames(settled_ms(timeline, known.__contains__, scaled=self._scaled))
             if frame >= total or settled < min(frame + ms_to_frames(BLOCK_MS), total):
+                self.speech.pace(rest=False)
                 self.speech.wait_for_more(count)
                 continue
             for block in render(
                 timeline,
-                self._plan(timeline),
+                self._plan(timeline, frame + ms_to_frames(BLOCK_MS)),
                 start_frame=frame,
                 end_frame=settled,
                 first_block_ms=first,
             ):
+                # With plenty rendered ahead the consumer (the encoder, or a player
+                # in real time) is what waits: one thread synthesizes and the
+                # encoder has the other core, so it is not left a backlog at the end.
+                self.speech.pace(rest=settled - frame > ms_to_frames(PACE_AHEAD_MS))
                 yield block
                 frame += len(block)
                 first = None

@@ -27,6 +27,7 @@ from voiceguide.routine.model import Routine, Variant
 from voiceguide.sinks.player import Player
 from voiceguide.speech.cache import ClipCache
 from voiceguide.speech.clip import Clip
+from voiceguide.speech.engine import EngineRecipe
 from voiceguide.speech.library import SpeechLibrary
 from voiceguide.spoken import estimate_ms
 from voiceguide.timeline.compile import compile_timeline
@@ -262,3 +263,141 @@ def test_a_closed_session_synthesizes_nothing_more(tmp_path: Path) -> None:
     with pytest.raises(SpeechError, match="stopped"):
         session.speech.clip(last)  # e.g. a renderer still running while the command ends
     assert len(engine.calls) == spoken
+
+
+class HeldEngine(NoiseEngine):
+    """A voice whose lines each wait for the test to release them; all its engines share a log."""
+
+    parallel_synthesis = True
+
+    def __init__(self, shared: threading.Condition, started: list[str], released: set[str]):
+        super().__init__()
+        self.shared, self.started, self.released = shared, started, released
+
+    def synthesize(self, text: str) -> Clip:
+        with self.shared:
+            self.started.append(text)
+            self.shared.notify_all()
+            assert self.shared.wait_for(lambda: text in self.released or "*" in self.released, 10)
+        return super().synthesize(text)
+
+
+def test_a_cold_stream_synthesizes_two_lines_at_a_time_in_the_order_spoken(
+    tmp_path: Path,
+) -> None:
+    shared, started, released = threading.Condition(), [], set()
+    engines: list[HeldEngine] = []
+
+    def make(engine: str, voice: str | None, rate: int) -> HeldEngine:
+        engines.append(HeldEngine(shared, started, released))
+        return engines[-1]
+
+    routine = load_builtin("lower-back")
+    recipe = EngineRecipe(make, "fake", None, 150)
+    library = SpeechLibrary(make("fake", None, 150), ClipCache(tmp_path), recipe=recipe, workers=2)
+    session = build_session(routine, library, SessionOptions(Variant.FULL, stream=True))
+    texts = list(dict.fromkeys(session.preview().spoken_texts()))
+    with shared:
+        assert shared.wait_for(lambda: len(started) == 2, 10)
+        assert set(started) == set(texts[:2])  # the first two lines, side by side
+        for done in range(2, 6):  # as each line is done, the next one not begun is begun
+            released.add(started[done - 2])
+            shared.notify_all()
+            assert shared.wait_for(lambda n=done: len(started) == n + 1, 10)  # type: ignore[misc]
+            assert started[done] == texts[done]
+        released.add("*")
+        shared.notify_all()
+    streamed = np.concatenate(list(session.blocks()))
+    assert sorted(started) == sorted(texts)  # each line once
+    assert {id(e) for e in engines if e.calls} == {id(e) for e in engines[:2]}  # two engines
+    # The same audio as the same lines synthesized one by one.
+    alone = build_session(routine, SpeechLibrary(NoiseEngine(), None), SessionOptions(Variant.FULL))
+    assert session.timeline == alone.timeline
+    assert np.array_equal(streamed, np.concatenate(list(render(session.timeline, session.mix))))
+    for text in texts:
+        assert np.array_equal(library.clip(text).samples, NoiseEngine().synthesize(text).samples)
+
+
+@pytest.mark.parametrize("case", ["short, surf bed", "lead-in, resumed at step 2"])
+def test_a_cold_stream_is_the_same_audio_however_many_lines_are_ready_first(
+    case: str, tmp_path: Path
+) -> None:
+    """With lines synthesized side by side, more or fewer of them can be ready when the
+    first block is wanted: the session gain, chosen then, must not depend on it."""
+    routine, variant, options = CASES[case]
+    outputs = []
+    for ready in (1, 2, 6):
+        engine = GatedEngine(free=ready)
+        session = _stream(routine, variant, engine, tmp_path / str(ready), **options)
+        while session.speech.known_count() < ready:
+            time.sleep(0.005)
+        stream = session.blocks()
+        blocks = [next(stream)]
+        engine.gate.set()
+        outputs.append(np.concatenate(blocks + list(stream)))
+    assert all(np.array_equal(outputs[0], other) for other in outputs[1:])
+
+
+def _held_library(
+    tmp_path: Path,
+) -> tuple[SpeechLibrary, list[HeldEngine], set[str], threading.Condition]:
+    shared: threading.Condition = threading.Condition()
+    started: list[str] = []
+    released: set[str] = set()
+    engines: list[HeldEngine] = []
+
+    def make(engine: str, voice: str | None, rate: int) -> HeldEngine:
+        engines.append(HeldEngine(shared, started, released))
+        return engines[-1]
+
+    recipe = EngineRecipe(make, "fake", None, 150)
+    library = SpeechLibrary(make("fake", None, 150), ClipCache(tmp_path), recipe=recipe, workers=2)
+    return library, engines, released, shared
+
+
+def test_while_the_session_has_audio_enough_ahead_one_thread_synthesizes(tmp_path: Path) -> None:
+    library, engines, released, shared = _held_library(tmp_path)
+    texts = [f"Line number {n}." for n in range(8)]
+    library.pace(rest=True)
+    library.synthesize_in_background(texts)
+    with shared:
+        for text in texts[:4]:  # one line at a time, in order: the second thread rests
+            assert shared.wait_for(lambda t=text: t in engines[0].started, 10)  # type: ignore[misc]
+            time.sleep(0.05)
+            assert len(engines[0].started) == texts.index(text) + 1
+            released.add(text)
+            shared.notify_all()
+    library.pace(rest=False)  # the lines are wanted: both threads again
+    with shared:
+        assert shared.wait_for(lambda: len(engines[0].started) == 6, 10)
+        assert engines[0].started[4:] == texts[4:6]
+        released.add("*")
+        shared.notify_all()
+    library.wait_for_more(len(texts) - 1)
+    assert not library.busy()
+    assert sorted(t for e in engines[:2] for t in e.calls) == sorted(texts)
+    assert all(t in engines[0].calls for t in texts[:4])  # the first engine alone, until then
+
+
+def test_a_stream_lets_a_thread_rest_while_rendered_audio_waits_for_its_consumer(
+    tmp_path: Path,
+) -> None:
+    paced: list[bool] = []
+
+    class Watched(SpeechLibrary):
+        def pace(self, *, rest: bool) -> None:
+            paced.append(rest)
+            super().pace(rest=rest)
+
+    library = Watched(SlowEngine(delay_s=0.02), ClipCache(tmp_path))
+    session = build_session(
+        load_builtin("lower-back"), library, SessionOptions(Variant.FULL, stream=True)
+    )
+    blocks = session.blocks()
+    while library.busy():  # a slow consumer: lines pile up ahead of it
+        next(blocks)
+        time.sleep(0.05)
+    assert paced[0] is False  # the first block waited for its lines: both threads work
+    assert True in paced  # once far behind what is settled, one thread is enough
+    for _ in blocks:
+        pass

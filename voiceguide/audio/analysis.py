@@ -26,7 +26,7 @@ from voiceguide.speech.clip import Clip
 CLIP_FADE_IN_MS = 5
 CLIP_FADE_OUT_MS = 15
 WINDOW_FRAMES = 441  # 10 ms: the resolution of the energy profiles
-ANALYSIS_VERSION = 8  # bump when prepare_line changes: lines are compressed, then measured
+ANALYSIS_VERSION = 9  # bump when prepare_line changes: lines are compressed, then measured
 LOSS_STEP_DB = 2.0  # the limiter's loudness loss is measured every 2 dB of overshoot
 LOSS_STEPS = 10  # up to 18 dB over the ceiling
 LOSS_PIECE = 49  # frames: the resolution the limiter's cost is worked out at
@@ -62,16 +62,24 @@ def prepare_line(clip: Clip) -> FloatArray:
     (3.2 dB on a Piper line's loudest peak, as the median). A slow 2.5:1
     compressor above a threshold set from the line's own loudness brings the
     peaks down first; the limiter is left the rare ones (scripts/dynamics).
+
+    Both are measured for less than the limiter's exactness, since a line is
+    prepared each time it is played: the loudness on the clip at its own rate
+    (half the samples of the session's; the voice has nothing above it), the
+    peaks as sample peaks (the compressor works on 1 ms pieces and tens of
+    ms; the voice is band-limited far below the session's Nyquist, so its
+    inter-sample peaks add little). The limiter measures true peaks.
     """
     audio = prepare(clip)
     if len(audio) == 0:
         return audio
-    loudness = levels.loudness(audio, SAMPLE_RATE)
+    loudness = levels.loudness(clip.samples.astype(np.float32) / 32768.0, clip.sample_rate)
     if not math.isfinite(loudness):
         return audio
     threshold = levels.from_db(loudness + COMPRESS_ABOVE_LOUDNESS_DB)
-    peaks = levels.peak_envelope(audio)  # true peaks: what the limiter would see
-    gain = levels.compressor_gain(peaks, SAMPLE_RATE, threshold=threshold, ratio=COMPRESS_RATIO)
+    gain = levels.compressor_gain(
+        np.abs(audio), SAMPLE_RATE, threshold=threshold, ratio=COMPRESS_RATIO
+    )
     return (audio * gain).astype(np.float32)
 
 

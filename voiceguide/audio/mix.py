@@ -261,8 +261,10 @@ class MixPlanner:
     def plan(self, timeline: Timeline, session_db: float | None = None) -> Mix:
         """Plan the mix of timeline; solve for the session gain unless session_db is given.
 
-        Lines of the timeline not analysed yet are planned with a stand-in and
-        get no gain: the renderer must not reach them with this plan.
+        When the gain is solved, lines not analysed yet count as stand-ins;
+        with session_db given, a line is analysed when the renderer first
+        wants it (a line analysed long before it is rendered would be
+        prepared twice: the prepared lines kept are few, to bound memory).
         """
         envelope = plan_envelope(timeline) if self.bed is not None else None
         predicted = math.nan
@@ -344,6 +346,8 @@ class MixPlanner:
         if self._final is None or self._final_db != session_db:
 
             def voice(text: str) -> FloatArray:
+                if text not in found:  # measured now, while its prepared audio is at hand
+                    self.analyse([text])
                 gain = _level(found[text]) * session_gain
                 audio = (self._prepared.get_or_make(text) * gain).astype(np.float32)
                 if found[text].true_peak * gain > ceiling:
