@@ -302,7 +302,7 @@ class Session:
             total = total_frames(timeline)
             settled = ms_to_frames(settled_ms(timeline, known.__contains__, scaled=self._scaled))
             if frame >= total or settled < min(frame + ms_to_frames(BLOCK_MS), total):
-                self.speech.pace(rest=False)
+                self.speech.pace(rest=count == 0)  # after the first line, every thread
                 self.speech.wait_for_more(count)
                 continue
             for block in render(
@@ -391,6 +391,8 @@ def build_session(
     if missing and speech.engine.parallel_synthesis:
         # Fail now on what no line length can fix (e.g. --minutes too short for the holds).
         compile_with(lambda text: speech.known_duration_ms(text) or 0)
+        # The first line alone first: it is what the first sound waits for.
+        speech.pace(rest=True)
         speech.synthesize_in_background(missing)  # first, so the first line comes soonest
         try:
             bed.wait()

@@ -297,17 +297,26 @@ def test_a_cold_stream_synthesizes_two_lines_at_a_time_in_the_order_spoken(
     library = SpeechLibrary(make("fake", None, 150), ClipCache(tmp_path), recipe=recipe, workers=2)
     session = build_session(routine, library, SessionOptions(Variant.FULL, stream=True))
     texts = list(dict.fromkeys(session.preview().spoken_texts()))
+    blocks: list[np.ndarray] = []
+    consumer = threading.Thread(target=lambda: blocks.extend(session.blocks()))
+    consumer.start()
     with shared:
-        assert shared.wait_for(lambda: len(started) == 2, 10)
-        assert set(started) == set(texts[:2])  # the first two lines, side by side
-        for done in range(2, 6):  # as each line is done, the next one not begun is begun
+        assert shared.wait_for(lambda: len(started) == 1, 10)
+        shared.wait(0.2)
+        assert started == texts[:1]  # the first line alone: the first sound waits for it
+        released.add(texts[0])
+        shared.notify_all()
+        assert shared.wait_for(lambda: len(started) == 3, 10)
+        assert set(started[1:]) == set(texts[1:3])  # then two lines side by side
+        for done in range(3, 7):  # as each line is done, the next one not begun is begun
             released.add(started[done - 2])
             shared.notify_all()
             assert shared.wait_for(lambda n=done: len(started) == n + 1, 10)  # type: ignore[misc]
             assert started[done] == texts[done]
         released.add("*")
         shared.notify_all()
-    streamed = np.concatenate(list(session.blocks()))
+    consumer.join(30)
+    streamed = np.concatenate(blocks)
     assert sorted(started) == sorted(texts)  # each line once
     assert {id(e) for e in engines if e.calls} == {id(e) for e in engines[:2]}  # two engines
     # The same audio as the same lines synthesized one by one.
@@ -397,7 +406,8 @@ def test_a_stream_lets_a_thread_rest_while_rendered_audio_waits_for_its_consumer
     while library.busy():  # a slow consumer: lines pile up ahead of it
         next(blocks)
         time.sleep(0.05)
-    assert paced[0] is False  # the first block waited for its lines: both threads work
-    assert True in paced  # once far behind what is settled, one thread is enough
+    assert paced[0] is True  # the first line alone: the first sound waits for it
+    both = paced.index(False)  # then every thread, while the renderer waits for lines
+    assert True in paced[both:]  # and one, once far ahead of its consumer
     for _ in blocks:
         pass
