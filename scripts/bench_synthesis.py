@@ -66,7 +66,7 @@ def main() -> int:
     for engine in ("system", "piper"):
         for workers in (1, cores):
             if engine == "system" and workers > 1:
-                print(f"  {engine:<7} pool of {workers}: not used (see speech/base.py)")
+                print(f"  {engine:<7} pool of {workers}: not used (see speech/library.py)")
                 continue
             times = [
                 float(
