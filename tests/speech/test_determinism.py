@@ -117,3 +117,33 @@ def test_piper_lines_are_the_same_from_any_thread_or_worker(tmp_path: Path) -> N
         assert np.array_equal(side_by_side.clip(text).samples, expected), text
         assert np.array_equal(pooled.clip(text).samples, expected), text
     assert side_by_side.synthesized == pooled.synthesized == len(texts)
+
+
+@pytest.mark.skipif(not piper.installed(), reason="the piper extra is not installed")
+def test_piper_engines_of_a_process_share_one_loaded_model_and_keep_their_own_seed(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    make = functools.partial(create_engine, model_folder=tmp_path / "models")
+    first, second = make("piper", None, 150), make("piper", None, 150)
+    texts = ["Breathe in.", "Now roll slowly onto your back, knees bent."]
+    results: dict[str, np.ndarray] = {}
+
+    def speak(engine: object, text: str) -> None:
+        results[text] = engine.synthesize(text).samples  # type: ignore[attr-defined]
+
+    threads = [
+        threading.Thread(target=speak, args=(engine, text))
+        for engine, text in zip((first, second), texts, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert first._session is not None and second._session is not None
+    assert first._session is not second._session  # a seed each...
+    assert first._session.session is second._session.session  # ...one model loaded
+    alone = make("piper", None, 150)
+    for text in texts:  # at the same time, on one model: the same samples as alone
+        assert np.array_equal(results[text], alone.synthesize(text).samples), text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ PIPER_MISSING = f"piper-tts is not installed; {INSTALL_HINT}"
 # each) load the model once (it takes 0.3 s and about 280 MB).
 _LOADED: dict[tuple[str, str, int | None], Any] = {}
 _LOADING = threading.Lock()
+# A forked child loads its own (onnxruntime's threads do not survive a fork;
+# the pool's workers come from a forkserver, which never loaded one anyway).
+os.register_at_fork(after_in_child=_LOADED.clear)
 
 
 def installed() -> bool:
