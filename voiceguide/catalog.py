@@ -138,8 +138,7 @@ class BedLoader:
 
     def __init__(self, path: Path | None, cache: CacheFolder | None = None) -> None:
         self.cache = cache
-        builtin = path is not None and path.parent.name == "ambience"
-        self.builtin = path is None or (builtin and path.stem in defaults.BUILTIN)
+        self.builtin = path is None or defaults.is_builtin(path)
         self._loop: FloatArray | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None

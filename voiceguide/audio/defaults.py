@@ -28,6 +28,11 @@ def builtin_names() -> list[str]:
     return list(BUILTIN)
 
 
+def is_builtin(path: Path) -> bool:
+    """Return True when path is one of the built-in beds (as resolve names them)."""
+    return path.parent.name == "ambience" and path.stem in BUILTIN
+
+
 def resolve(spec: str, base: Path | None = None, *, origin: str | None = None) -> Path | None:
     """Return the music file a spec names: none, a built-in name, or a path.
 

@@ -16,6 +16,7 @@ from voiceguide.audio.defaults import (  # noqa: F401 - music's names, where the
     DEFAULT_VOLUME_DB,
     NONE,
     builtin_names,
+    is_builtin,
     resolve,
 )
 from voiceguide.audio.format import SAMPLE_RATE, find_ffmpeg, ms_to_frames
@@ -121,7 +122,7 @@ def load_bed(path: Path, cache: CacheFolder | None = None) -> FloatArray:
 
     A built-in bed is decoded once and kept in cache, if one is given.
     """
-    builtin = path.parent.name == "ambience" and path.stem in BUILTIN
+    builtin = is_builtin(path)
     samples = _decoded_once(path, cache) if builtin and cache is not None else decode(path)
     return make_loop(samples, 0 if builtin else ms_to_frames(LOOP_CROSSFADE_MS))
 
