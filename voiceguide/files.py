@@ -251,6 +251,26 @@ def checksum(*parts: bytes | memoryview) -> bytes:
     return digest.digest()
 
 
+def seal(key: str, text: bytes) -> bytes:
+    """Return a cache entry: the SHA-256 checksum of key and text, in hex, on a line of
+    its own, then text (see unseal_json)."""
+    return checksum(key.encode(), text).hex().encode() + b"\n" + text
+
+
+def unseal_json(key: str, entry: bytes | None) -> object:
+    """Return the JSON values in an entry sealed for key; None if it is missing, fails
+    its check or is not JSON."""
+    if entry is None:
+        return None
+    check, _, text = entry.partition(b"\n")
+    if check != checksum(key.encode(), text).hex().encode():
+        return None
+    try:
+        return json.loads(text.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        return None
+
+
 @dataclass(frozen=True)
 class CacheProblem:
     """Why a cache folder stopped saving entries."""

@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from voiceguide.audio import levels
 from voiceguide.audio.format import SAMPLE_RATE
-from voiceguide.files import CacheFolder, checksum
+from voiceguide.files import CacheFolder, seal, unseal_json
 from voiceguide.speech.clip import Clip
 
 # Each clip is faded in and out this much, so no line starts or stops with a click.
@@ -257,7 +257,7 @@ class AnalysisCache:
                 self.seen[key] = self.known[key]
                 return analysis
         entry = self.folder.read(self.name(key)) if self.folder is not None else None
-        data = None if entry is None else _unseal(key, entry)
+        data = unseal_json(key, entry)
         analysis = Analysis.from_data(data)
         if analysis is not None:
             self.seen[key] = data
@@ -267,22 +267,10 @@ class AnalysisCache:
         self.seen[key] = analysis.to_data()
         if self.folder is None:
             return
-        text = analysis.to_json().encode()
-        entry = checksum(key.encode(), text).hex().encode() + b"\n" + text
+        entry = seal(key, analysis.to_json().encode())
         self.folder.put(
-            self.name(key), entry, lambda e: Analysis.from_data(_unseal(key, e)) is not None
+            self.name(key), entry, lambda e: Analysis.from_data(unseal_json(key, e)) is not None
         )
-
-
-def _unseal(key: str, entry: bytes) -> object:
-    """Return the plain values in an entry, or None if the entry fails its check."""
-    check, _, text = entry.partition(b"\n")
-    if check != checksum(key.encode(), text).hex().encode():
-        return None
-    try:
-        return json.loads(text.decode("utf-8", errors="replace"))
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        return None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voiceguide.audio.assets import asset_path
-from voiceguide.files import CacheFolder, atomic_write, checksum
+from voiceguide.files import CacheFolder, atomic_write, seal, unseal_json
 from voiceguide.speech.cache import ClipCache
 
 if TYPE_CHECKING:
@@ -97,22 +97,9 @@ def _gains(data: object) -> dict[str, float]:
     }
 
 
-def _seal(key: str, data: object) -> bytes:
-    text = json.dumps(data, separators=(",", ":")).encode()
-    return checksum(key.encode(), text).hex().encode() + b"\n" + text
-
-
 def unseal(key: str, entry: bytes | None) -> object:
     """Return the values in a sealed entry; None if it is missing, damaged or another version."""
-    if entry is None:
-        return None
-    check, _, text = entry.partition(b"\n")
-    if check != checksum(key.encode(), text).hex().encode():
-        return None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
+    data = unseal_json(key, entry)
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
         return None
     return data
@@ -238,7 +225,8 @@ class SessionManifest:
         assert self.folder is not None
         data = {"version": MANIFEST_VERSION, **values}
         target = self.folder.root / self._name(suffix)
-        atomic_write(target, _seal(self.key, data), make_parents=True)
+        text = json.dumps(data, separators=(",", ":")).encode()
+        atomic_write(target, seal(self.key, text), make_parents=True)
 
 
 def open_manifest(speech: SpeechLibrary, texts: Sequence[str]) -> SessionManifest:
