@@ -83,36 +83,28 @@ CREATE INDEX plays_by_start ON plays (started);
 
 # A report adds a play, or updates the one with its id. Reports may arrive out
 # of order (serve's page), so the most heard wins, and finished stays finished.
-_UPSERT = f"""
-INSERT INTO plays ({", ".join(COLUMNS)}) VALUES ({", ".join("?" * len(COLUMNS))})
-ON CONFLICT (play) DO UPDATE SET
-    step = CASE WHEN excluded.listened_ms >= listened_ms THEN excluded.step ELSE step END,
-    ended = CASE WHEN finished OR excluded.finished THEN 'finished'
-                 ELSE coalesce(excluded.ended, ended) END,
-    listened_ms = max(listened_ms, excluded.listened_ms),
-    finished = finished OR excluded.finished
-"""
-_UPDATE = """
-UPDATE plays SET
+_MERGE = """
     step = CASE WHEN :listened_ms >= listened_ms THEN :step ELSE step END,
     ended = CASE WHEN finished OR :finished THEN 'finished' ELSE coalesce(:ended, ended) END,
     listened_ms = max(listened_ms, :listened_ms),
     finished = finished OR :finished
-WHERE play = :play
 """
+_UPSERT = f"""
+INSERT INTO plays ({", ".join(COLUMNS)}) VALUES ({", ".join(f":{c}" for c in COLUMNS)})
+ON CONFLICT (play) DO UPDATE SET {_MERGE}
+"""
+_UPDATE = f"UPDATE plays SET {_MERGE} WHERE play = :play"
 
 
-def _utc(started: str) -> str:
-    """Return an ISO 8601 time in UTC, so that the log sorts by text."""
-    moment = datetime.datetime.fromisoformat(started)
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.astimezone(datetime.UTC).isoformat(timespec="seconds")
+def _kept(play: Play, min_ms: int) -> bool:
+    """Return True when a play counts: finished, or heard for min_ms."""
+    return play.finished or play.listened_ms >= min_ms
 
 
-def _row(play: Play) -> tuple[object, ...]:
-    started = _utc(play.started)
-    return tuple(started if name == "started" else getattr(play, name) for name in COLUMNS)
+def _row(play: Play) -> dict[str, object]:
+    """Return a play's values by column, its start in UTC (so that the log sorts by text)."""
+    started = play.started_at.astimezone(datetime.UTC).isoformat(timespec="seconds")
+    return {name: getattr(play, name) for name in COLUMNS} | {"started": started}
 
 
 def _legacy_plays(path: Path) -> list[Play]:
@@ -121,7 +113,7 @@ def _legacy_plays(path: Path) -> list[Play]:
         data = json.loads(path.read_text(encoding="utf-8"))
         plays = [Play(**item, player="serve") for item in data["plays"]]
         for play in plays:
-            _utc(play.started)  # a time that cannot be read: the file is not ours
+            play.started_at  # noqa: B018 - a time that cannot be read: the file is not ours
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [replace(play, ended="finished" if play.finished else None) for play in plays]
@@ -132,7 +124,7 @@ def _to_v1(con: sqlite3.Connection, folder: Path, min_ms: int) -> None:
     for statement in _V1.split(";"):
         if statement.strip():
             con.execute(statement)
-    kept = [p for p in _legacy_plays(folder / LEGACY) if p.finished or p.listened_ms >= min_ms]
+    kept = [p for p in _legacy_plays(folder / LEGACY) if _kept(p, min_ms)]
     con.executemany(_UPSERT, [_row(p) for p in kept])
 
 
@@ -240,6 +232,15 @@ class PracticeLog:
                 con.close()
 
     def _check_and_migrate(self) -> None:
+        """Check the log and bring it up to date; DamagedLogError if the file is damaged."""
+        try:
+            self._checked_and_migrated()
+        except sqlite3.DatabaseError as err:
+            if _is_damage(err):
+                raise DamagedLogError(str(err)) from err
+            raise
+
+    def _checked_and_migrated(self) -> None:
         with contextlib.closing(self._connect()) as con:
             found = con.execute("PRAGMA quick_check").fetchall()
             if found != [("ok",)]:
@@ -291,16 +292,12 @@ class PracticeLog:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 try:
                     self._check_and_migrate()
-                except (DamagedLogError, sqlite3.DatabaseError) as err:
-                    if isinstance(err, sqlite3.DatabaseError) and not _is_damage(err):
-                        raise
+                except DamagedLogError as err:
                     with _folder_lock(self.folder):
                         try:  # another process may have moved it aside meanwhile
                             self._check_and_migrate()
                             aside = None
-                        except (DamagedLogError, sqlite3.DatabaseError) as again:
-                            if isinstance(again, sqlite3.DatabaseError) and not _is_damage(again):
-                                raise
+                        except DamagedLogError:
                             aside = self._move_damaged_aside()
                             self._check_and_migrate()
                     if aside is not None:
@@ -335,10 +332,7 @@ class PracticeLog:
             return
         try:
             with self._writer() as con:
-                if play.finished or play.listened_ms >= self.min_ms:
-                    con.execute(_UPSERT, _row(play))
-                else:
-                    con.execute(_UPDATE, dict(zip(COLUMNS, _row(play), strict=True)))
+                con.execute(_UPSERT if _kept(play, self.min_ms) else _UPDATE, _row(play))
         except (sqlite3.Error, OSError, ValueError) as err:
             self._say(
                 "write",
