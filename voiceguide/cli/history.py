@@ -1,26 +1,21 @@
-"""The history command (the practice log: last sessions, minutes per week), and recording `play`."""
+"""The history command: the practice log's last sessions and minutes per week."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
 import io
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from voiceguide.cli.core import Run, guarded, run_of, stderr
+from voiceguide.cli.core import guarded, run_of, stderr
 from voiceguide.errors import UsageError
 
 if TYPE_CHECKING:
-    from voiceguide.config import Overrides
-    from voiceguide.routine.model import Routine, Variant
     from voiceguide.sinks.practice import Play
-    from voiceguide.sinks.recorder import SessionRecorder
 
 SHOWN = 10  # sessions the table shows without --limit
 WEEKS = 8
@@ -29,42 +24,6 @@ EMPTY = (
     "No sessions recorded yet: each session you play for a minute or more "
     "(or to its end) appears here."
 )
-
-
-def _warn_during_play(line: str) -> None:
-    """Print a warning on a line of its own, over the status line; never raise."""
-    with contextlib.suppress(OSError):  # a terminal that has gone (SIGHUP)
-        if sys.stderr.isatty():
-            sys.stderr.write("\r\x1b[2K")
-        stderr(f"warning: {line}")
-
-
-def recorder_for(
-    run: Run, routine: Routine, name: str, variant: Variant, overrides: Overrides
-) -> SessionRecorder:
-    """Open the practice log (saying if it was damaged) and return a recorder for one `play`."""
-    from voiceguide.routine.writing import content_hash
-    from voiceguide.sinks.practice import Play
-    from voiceguide.sinks.recorder import SessionRecorder
-
-    settings = run.env.settings(overrides)
-    log = run.env.practice_log(warn=_warn_during_play)
-    log.open()  # now, before the sound starts: a damaged log is moved aside here
-    play = Play(
-        "",
-        name,
-        variant.value,
-        "",
-        0,
-        finished=False,
-        step_count=len(routine.steps_of(variant)),
-        title=routine.title,
-        content=content_hash(routine),
-        player="play",
-        engine=str(settings.engine.value),
-        voice=str(settings.voice.value or ""),
-    )
-    return SessionRecorder(log, play)
 
 
 def _sessions(n: int) -> str:
@@ -140,12 +99,10 @@ def session_json(play: Play) -> dict[str, object]:
 def to_csv(plays: list[Play]) -> str:
     """Return the sessions as CSV, a header row first."""
     out = io.StringIO()
-    rows = [session_json(play) for play in plays]
-    names = list(session_json(plays[0]) if plays else _csv_header())
-    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(_csv_header()), lineterminator="\n")
     writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+    for play in plays:
+        writer.writerow({k: _cell(v) for k, v in session_json(play).items()})
     return out.getvalue()
 
 

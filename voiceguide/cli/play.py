@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from voiceguide.cli.core import guarded, run_of, stderr, warn
-from voiceguide.cli.history import recorder_for
 from voiceguide.cli.options import (
     Engine,
     Minutes,
@@ -33,9 +32,11 @@ from voiceguide.units import format_clock, parse_duration
 
 if TYPE_CHECKING:
     from voiceguide.cli.core import Run
+    from voiceguide.config import Overrides
     from voiceguide.routine.model import Routine
     from voiceguide.sinks.mpris import MprisControls
     from voiceguide.sinks.player import Controls, Status
+    from voiceguide.sinks.recorder import SessionRecorder
 
 
 def _routine_key(routine: Routine) -> str:
@@ -84,6 +85,42 @@ class _StatusPrinter:
             with contextlib.suppress(OSError):
                 sys.stderr.write("\r\x1b[2K")
                 sys.stderr.flush()
+
+
+def _warn_during_play(line: str) -> None:
+    """Print a warning on a line of its own, over the status line; never raise."""
+    with contextlib.suppress(OSError):  # a terminal that has gone (SIGHUP)
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[2K")
+        stderr(f"warning: {line}")
+
+
+def recorder_for(
+    run: Run, routine: Routine, name: str, variant: Variant, overrides: Overrides
+) -> SessionRecorder:
+    """Open the practice log (saying if it was damaged) and return a recorder for one `play`."""
+    from voiceguide.routine.writing import content_hash
+    from voiceguide.sinks.practice import Play
+    from voiceguide.sinks.recorder import SessionRecorder
+
+    settings = run.env.settings(overrides)
+    log = run.env.practice_log(warn=_warn_during_play)
+    log.open()  # now, before the sound starts: a damaged log is moved aside here
+    play = Play(
+        "",
+        name,
+        variant.value,
+        "",
+        0,
+        finished=False,
+        step_count=len(routine.steps_of(variant)),
+        title=routine.title,
+        content=content_hash(routine),
+        player="play",
+        engine=str(settings.engine.value),
+        voice=str(settings.voice.value or ""),
+    )
+    return SessionRecorder(log, play)
 
 
 def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
