@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,10 @@ def voiceguide_cli(
     python: list[str] | None = None,
     prefix: list[str] | None = None,
     cwd: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m voiceguide ARGS` (or `python PYTHON ARGS`), with stdin closed."""
+    """Run `python -m voiceguide ARGS` (or `python PYTHON ARGS`), with stdin closed
+    (preexec_fn runs in the child before it starts, e.g. to set a limit)."""
     command = [*(prefix or []), sys.executable, *(python or ["-m", "voiceguide"]), *args]
     return subprocess.run(
         command,
@@ -54,6 +57,7 @@ def voiceguide_cli(
         text=True,
         timeout=180,
         check=False,
+        preexec_fn=preexec_fn,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from voiceguide.errors import Terminated
 from voiceguide.speech.clip import Clip, VoiceInfo
 
 FAKE_RATE = 22_050
@@ -138,6 +139,19 @@ class FakeOutput:
 
     def audio(self) -> npt.NDArray[np.int16]:
         return np.concatenate(self.heard) if self.heard else np.zeros((0, 2), np.int16)
+
+
+class TerminatedOutput(FakeOutput):
+    """Raises Terminated (as SIGTERM would, through the CLI's handler) at a set frame."""
+
+    def __init__(self, stop_at: int) -> None:
+        super().__init__(2048)
+        self.stop_at = stop_at
+
+    def write(self, frames: npt.NDArray[np.int16]) -> None:
+        if self.written_frames >= self.stop_at:
+            raise Terminated
+        super().write(frames)
 
 
 class NoiseEngine(FakeEngine):

@@ -71,13 +71,22 @@ def test_show_and_list_read_lengths_from_the_manifest(tmp_path: Path) -> None:
     assert lengths(ROUTINE, speech, 150)[1] == (timeline.total_ms, False)
 
 
-def test_a_changed_clip_is_measured_again_never_taken_from_the_manifest(tmp_path: Path) -> None:
-    options = SessionOptions(Variant.SHORT)
+def built_once(
+    tmp_path: Path, options: SessionOptions, line: int
+) -> tuple[SpeechLibrary, str, str]:
+    """Build a session once (clips and manifest cached); return its library, and that
+    line's text and clip key."""
     first = library(tmp_path)
     build_session(ROUTINE, first, options).timeline  # noqa: B018
-    text = spoken_texts(ROUTINE, Variant.SHORT)[0]
+    text = spoken_texts(ROUTINE, options.variant)[line]
     key = first.cache_key(text)
     assert key is not None
+    return first, text, key
+
+
+def test_a_changed_clip_is_measured_again_never_taken_from_the_manifest(tmp_path: Path) -> None:
+    options = SessionOptions(Variant.SHORT)
+    first, text, key = built_once(tmp_path, options, 0)
     # Another clip for the first line, twice as long (as if made again by another voice).
     clip = first.clip(text)
     entry = tmp_path / ClipCache.name(key)
@@ -94,11 +103,7 @@ def test_a_changed_clip_is_measured_again_never_taken_from_the_manifest(tmp_path
 
 def test_a_missing_clip_is_synthesized_again(tmp_path: Path) -> None:
     options = SessionOptions(Variant.SHORT)
-    first = library(tmp_path)
-    build_session(ROUTINE, first, options).timeline  # noqa: B018
-    text = spoken_texts(ROUTINE, Variant.SHORT)[1]
-    key = first.cache_key(text)
-    assert key is not None
+    _, _, key = built_once(tmp_path, options, 1)
     (tmp_path / ClipCache.name(key)).unlink()
     speech = library(tmp_path)
     build_session(ROUTINE, speech, options).timeline  # noqa: B018

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import FakeOutput
-from voiceguide.audio.format import Block, ms_to_frames
+from tests.helpers import FakeOutput, TerminatedOutput
+from voiceguide.audio.format import ms_to_frames
 from voiceguide.env import Environment
-from voiceguide.errors import Terminated
 from voiceguide.pipeline import Session, SessionOptions, build_session
 from voiceguide.routine.library import load_builtin
 from voiceguide.routine.model import Variant
@@ -275,18 +274,12 @@ def test_a_stopped_session_says_where(tmp_path: Path, session: Session) -> None:
     third = timeline.steps[2]
     stop_at = ms_to_frames(third.start_ms + 5_000)
 
-    class Stopping(FakeOutput):
-        def write(self, frames: Block) -> None:
-            if self.written_frames >= stop_at:
-                raise Terminated
-            super().write(frames)
-
     log = PracticeLog(tmp_path)
     recorder = recorder_of(log)
     player = Player(
         timeline,
         session.blocks,
-        recorder.output(Stopping()),
+        recorder.output(TerminatedOutput(stop_at)),
         on_status=recorder.on_status(),
         clock=ticks(),
     )

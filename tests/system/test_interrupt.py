@@ -31,14 +31,14 @@ from mutagen.id3 import ID3
 from typer.testing import CliRunner
 
 from tests.conftest import DATA
-from tests.helpers import FakeOutput, ffprobe_duration_ms
+from tests.helpers import TerminatedOutput, ffprobe_duration_ms
 from tests.sinks.test_playback import _read_until as read_until
 from tests.sinks.test_playback import _spawn_in_pty as spawn_in_pty
 from tests.sound import PulseServer
 from voiceguide.audio.format import Block, ms_to_frames
 from voiceguide.cli import app
 from voiceguide.env import Environment
-from voiceguide.errors import ExitCode, ExportCancelledError, Terminated
+from voiceguide.errors import ExitCode, ExportCancelledError
 from voiceguide.sinks.export import export
 
 VOICEGUIDE = [sys.executable, "-m", "voiceguide"]
@@ -394,19 +394,6 @@ def test_sigterm_or_sighup_during_a_command_exits_143_or_129(
         assert signal.getsignal(signum) is ours  # put back once the command ends
     finally:
         signal.signal(signum, previous)
-
-
-class TerminatedOutput(FakeOutput):
-    """Raises Terminated (as SIGTERM would, through the CLI's handler) at a set frame."""
-
-    def __init__(self, stop_at: int) -> None:
-        super().__init__(2048)
-        self.stop_at = stop_at
-
-    def write(self, frames: Block) -> None:
-        if self.written_frames >= self.stop_at:
-            raise Terminated
-        super().write(frames)
 
 
 def test_sigterm_during_play_saves_the_resume_point(

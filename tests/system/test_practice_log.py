@@ -16,11 +16,13 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.absent import voiceguide_cli
 from tests.conftest import DATA
 from tests.sinks.test_playback import _read_until as read_until
 from tests.sinks.test_playback import _spawn_in_pty as spawn_in_pty
@@ -48,16 +50,10 @@ def state(folder: Path) -> Path:
     return folder / "state" / "voiceguide"
 
 
-def play(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PLAY, *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def play(
+    env: dict[str, str], *args: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return voiceguide_cli([*PLAY[3:], *args], env=env, preexec_fn=preexec_fn)
 
 
 def wait_for_row(log: PracticeLog, process: subprocess.Popen[bytes], at_least_ms: int) -> Play:
@@ -73,14 +69,7 @@ def wait_for_row(log: PracticeLog, process: subprocess.Popen[bytes], at_least_ms
 
 
 def history(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "voiceguide", "history", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return voiceguide_cli(["history", *args], env=env)
 
 
 def test_a_finished_session_is_recorded(tmp_path: Path) -> None:
@@ -238,16 +227,7 @@ def test_a_log_that_cannot_be_written_never_stops_the_session(tmp_path: Path) ->
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    done = subprocess.run(
-        [*PLAY, "--minutes", "3"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        preexec_fn=limited,
-    )
+    done = play(env, "--minutes", "3", preexec_fn=limited)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("finished Tiny (full, 3:00)")
     # One line from voiceguide (a C library may add its own about the limit).
