@@ -128,9 +128,12 @@ def _media_keys(run: Run, routine: Routine) -> MprisControls | None:
     (MPRIS on the session bus); None where there is no session bus."""
     from voiceguide.sinks.mpris import MprisControls
 
-    cover = run.env.cover_file()
-    remote = MprisControls(routine.title, cover.as_uri() if cover is not None else None)
-    return remote if remote.start(at_first_report=True) else None
+    def art_url() -> str | None:  # made, the first time, only where there is a bus
+        cover = run.env.cover_file()
+        return cover.as_uri() if cover is not None else None
+
+    remote = MprisControls(routine.title, art_url)
+    return remote if remote.start() else None
 
 
 def _wire(

@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,6 @@ from voiceguide.sinks.player import Order, Status
 if TYPE_CHECKING:
     import asyncio
 
-    from dbus_fast.aio import MessageBus
 
 BUS_NAME = "org.mpris.MediaPlayer2.voiceguide"
 OBJECT_PATH = "/org/mpris/MediaPlayer2"
@@ -123,39 +123,34 @@ class _State:
 class MprisControls:
     """The player's remote on the session bus: a source of orders and a sink of status."""
 
-    def __init__(self, album: str, art_url: str | None = None, *, name: str = BUS_NAME) -> None:
+    def __init__(
+        self,
+        album: str,
+        art_url: Callable[[], str | None] = lambda: None,
+        *,
+        name: str = BUS_NAME,
+    ) -> None:
+        """art_url is asked once, in the bus's thread (the cover may have to be made)."""
         self.name = name
-        self._state = _State(album, art_url)
+        self._art_url = art_url
+        self._state = _State(album, None)
         self._orders: queue.Queue[Order] = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._player: Any = None
-        self._bus: MessageBus | None = None
         self._thread: threading.Thread | None = None
         self._closed: asyncio.Event | None = None
-        self._started = threading.Event()
-        self.registered: str | None = None  # the bus name held, once connected
 
-    def start(self, address: str | None = None, *, at_first_report: bool = False) -> bool:
-        """Connect in the background; return False at once when there is no session bus.
-
-        at_first_report waits for the player's first report (its first sound)
-        before connecting: importing dbus-fast and connecting take about 0.1 s
-        that the first sound need not wait for.
-        """
-        address = address if address is not None else session_bus_address()
+    def start(self) -> bool:
+        """Connect in the background once the player first reports (its first sound is
+        out: importing dbus-fast and connecting take about 0.1 s that it need not wait
+        for); return False at once when there is no session bus."""
+        address = session_bus_address()
         if address is None:
             return False
         self._thread = threading.Thread(
             target=self._run, args=(address,), name="voiceguide-mpris", daemon=True
         )
-        if not at_first_report:
-            self._thread.start()
         return True
-
-    def wait_started(self, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
-        """Wait until the name is held; return whether it is (tests, and the CLI's --debug)."""
-        self._started.wait(timeout_s)
-        return self.registered is not None
 
     def _run(self, address: str) -> None:
         import asyncio  # here, in the thread: 0.1 s that the first sound need not wait for
@@ -163,7 +158,6 @@ class MprisControls:
         # Any failure (no bus after all, a refused name) leaves play as it was: keys only.
         with contextlib.suppress(Exception):
             asyncio.run(self._serve(address))
-        self._started.set()
 
     async def _serve(self, address: str) -> None:
         import asyncio
@@ -175,11 +169,11 @@ class MprisControls:
 
         self._loop = asyncio.get_running_loop()
         self._closed = asyncio.Event()
+        self._state.art_url = self._art_url()
         bus = await asyncio.wait_for(
             MessageBus(bus_address=address, bus_type=BusType.SESSION).connect(),
             CONNECT_TIMEOUT_S,
         )
-        self._bus = bus
         root, player = interfaces(self._state, self._orders)
         self._player = player
         bus.export(OBJECT_PATH, root)
@@ -188,8 +182,6 @@ class MprisControls:
         if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
             self.name = f"{self.name}.instance{os.getpid()}"  # as the specification says
             await bus.request_name(self.name)
-        self.registered = self.name
-        self._started.set()
         await self._closed.wait()
         player.changed({"PlaybackStatus": "Stopped"})
         with contextlib.suppress(Exception):
@@ -211,7 +203,7 @@ class MprisControls:
             old = state.status
             state.status, state.stamp = status, time.monotonic()
         if self._thread is not None and self._thread.ident is None:
-            self._thread.start()  # start(at_first_report=True): the first sound is out
+            self._thread.start()  # see start: the first sound is out
         loop = self._loop
         if loop is None or self._player is None:
             return

@@ -267,7 +267,7 @@ class Player:
         if command is Command.NEXT:
             if section + 1 < len(boundaries):
                 return boundaries[section + 1]
-            return ms_to_frames(self.timeline.total_ms)
+            return end
         # BACK: restart this section; twice in quick succession, the one before.
         now = self.clock()
         if self._last_back is not None and now - self._last_back[0] <= BACK_TWICE_S:
