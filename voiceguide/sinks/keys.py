@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import select
 import termios
 import threading
@@ -16,7 +15,7 @@ import tty
 from types import TracebackType
 from typing import IO, Any
 
-from voiceguide.sinks.player import Command
+from voiceguide.sinks.player import Command, QueuedControls
 
 KEYS: dict[bytes, Command] = {
     b" ": Command.TOGGLE,
@@ -51,13 +50,13 @@ def parse_keys(data: bytes) -> list[Command]:
     return commands
 
 
-class TerminalControls:
+class TerminalControls(QueuedControls):
     """Commands from key presses on a terminal, read by a background thread."""
 
     def __init__(self, stream: IO[str]) -> None:
+        super().__init__()
         self.fd = stream.fileno()
         self._saved: list[Any] | None = None
-        self._queue: queue.Queue[Command] = queue.Queue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, name="voiceguide-keys", daemon=True)
 
@@ -95,12 +94,4 @@ class TerminalControls:
             if not data:
                 return
             for command in parse_keys(data):
-                self._queue.put(command)
-
-    def poll(self, timeout_s: float) -> Command | None:
-        try:
-            if timeout_s <= 0:
-                return self._queue.get_nowait()
-            return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
+                self.orders.put(command)

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from voiceguide.sinks.player import Order, Status
+from voiceguide.sinks.player import QueuedControls, Status
 
 if TYPE_CHECKING:
     import asyncio
@@ -120,7 +119,7 @@ class _State:
         return status.section_start_ms
 
 
-class MprisControls:
+class MprisControls(QueuedControls):
     """The player's remote on the session bus: a source of orders and a sink of status."""
 
     def __init__(
@@ -131,10 +130,10 @@ class MprisControls:
         name: str = BUS_NAME,
     ) -> None:
         """art_url is asked once, in the bus's thread (the cover may have to be made)."""
+        super().__init__()
         self.name = name
         self._art_url = art_url
         self._state = _State(album, None)
-        self._orders: queue.Queue[Order] = queue.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._player: Any = None
         self._thread: threading.Thread | None = None
@@ -174,7 +173,7 @@ class MprisControls:
             MessageBus(bus_address=address, bus_type=BusType.SESSION).connect(),
             CONNECT_TIMEOUT_S,
         )
-        root, player = interfaces(self._state, self._orders)
+        root, player = interfaces(self._state, self.orders)
         self._player = player
         bus.export(OBJECT_PATH, root)
         bus.export(OBJECT_PATH, player)
@@ -187,14 +186,6 @@ class MprisControls:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(bus.release_name(self.name), 1.0)
         bus.disconnect()
-
-    def poll(self, timeout_s: float) -> Order | None:
-        try:
-            if timeout_s <= 0:
-                return self._orders.get_nowait()
-            return self._orders.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
 
     def update(self, status: Status) -> None:
         """Take the player's report; tell the bus what changed (from the player's thread)."""

@@ -9,6 +9,7 @@ fakes; the CLI wires the terminal, MPRIS and a real sound output.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -61,6 +62,22 @@ class Controls(Protocol):
     def poll(self, timeout_s: float) -> Order | None:
         """Return the next order, waiting up to timeout_s for one (0: don't wait)."""
         ...
+
+
+class QueuedControls:
+    """A source of orders that a thread of its own puts in a queue (the keys, the bus)."""
+
+    def __init__(self) -> None:
+        self.orders: queue.Queue[Order] = queue.Queue()
+
+    def poll(self, timeout_s: float) -> Order | None:
+        """Return the next order, waiting up to timeout_s for one (0: don't wait)."""
+        try:
+            if timeout_s <= 0:
+                return self.orders.get_nowait()
+            return self.orders.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
 
 
 class MergedControls:
