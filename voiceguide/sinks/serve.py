@@ -10,7 +10,6 @@ cache, the resume points and the practice log.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime
 import json
 import re
@@ -138,8 +137,9 @@ def parse_choice(server: Server, query: dict[str, list[str]]) -> tuple[Entry, Ch
     return entry, Choice(entry.id, variant, minutes, music)
 
 
-def parse_play(server: Server, body: bytes) -> tuple[Play, Entry, Rendered, int]:
-    """Return a play report (with its routine, session and position), or raise BadRequestError."""
+def parse_play(server: Server, body: bytes) -> tuple[Play, Entry]:
+    """Return a play report (with its step, unless finished) and its routine, or raise
+    BadRequestError."""
     if len(body) > MAX_REPORT_BYTES:
         raise BadRequestError("the report is too long")
     try:
@@ -170,6 +170,11 @@ def parse_play(server: Server, body: bytes) -> tuple[Play, Entry, Rendered, int]
         datetime.datetime.fromisoformat(str(started))
     except ValueError:
         raise BadRequestError("started must be an ISO 8601 time") from None
+    position_ms = numbers["position_ms"]
+    step = next(
+        (n for n, s in enumerate(rendered.steps, 1) if s.start_ms <= position_ms < s.end_ms),
+        None,
+    )
     record = Play(
         play,
         entry.id,
@@ -177,13 +182,14 @@ def parse_play(server: Server, body: bytes) -> tuple[Play, Entry, Rendered, int]
         str(started),
         numbers["listened_ms"],
         finished,
+        step=None if finished else step,
         step_count=len(rendered.steps),
         ended="finished" if finished else None,
         title=entry.routine.title,
         content=content_hash(entry.routine),
         player="serve",
     )
-    return record, entry, rendered, numbers["position_ms"]
+    return record, entry
 
 
 def make_app(server: Server) -> Starlette:
@@ -349,19 +355,14 @@ def make_app(server: Server) -> Starlette:
     async def played(request: Request) -> Response:
         check(request)
         try:
-            play, entry, rendered, position_ms = parse_play(server, await request.body())
+            play, entry = parse_play(server, await request.body())
         except BadRequestError as err:
             return bad(str(err))
-        step = next(
-            (n for n, s in enumerate(rendered.steps, 1) if s.start_ms <= position_ms < s.end_ms),
-            None,
-        )
         resume_key = ResumeStore.key(entry.resume_key, play.variant)
-        play = dataclasses.replace(play, step=None if play.finished else step)
         if play.finished:
             await run_in_threadpool(server.resume.set, resume_key, None)
-        elif step is not None:
-            await run_in_threadpool(server.resume.set, resume_key, step)
+        elif play.step is not None:
+            await run_in_threadpool(server.resume.set, resume_key, play.step)
         await run_in_threadpool(server.log.record, play)
         return Response(status_code=204)
 
