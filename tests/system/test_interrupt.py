@@ -487,3 +487,22 @@ def test_interrupting_play_stops_the_sound_at_once(
         f"exit {code} after {1000 * took:.0f} ms"
     )
     assert last_sound - sent <= 0.100
+
+
+def test_a_signal_while_a_child_is_started_is_raised_after_it_with_the_handler_back() -> None:
+    from voiceguide.sinks.spawn import signals_deferred
+
+    # As main() has it (importing voiceguide.cli leaves SIGINT at its default action).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        reached_end = False
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python runs handlers between bytecodes: it has had the chance
+            reached_end = True
+        assert reached_end  # held to the end of the block, raised after it
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with signals_deferred():  # nothing caught: nothing raised
+            pass
+    finally:
+        signal.signal(signal.SIGINT, previous)

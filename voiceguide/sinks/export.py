@@ -15,6 +15,7 @@ from voiceguide.audio.format import Block, find_ffmpeg
 from voiceguide.errors import AudioError, ExportCancelledError
 from voiceguide.files import publish
 from voiceguide.sinks.formats import FORMATS, PCM_INPUT, bitrate_args, format_of
+from voiceguide.sinks.spawn import signals_deferred
 from voiceguide.sinks.tags import Tags, ffmetadata, write_tags
 from voiceguide.sinks.writing import cannot_write, disk_full, os_error_in, temp_in
 
@@ -147,13 +148,14 @@ def _encode(
             # In a process group of its own, so that a Ctrl-C at the terminal
             # reaches only us: we stop it (below), and if we are killed, it
             # stops at the end of its input.
-            process = subprocess.Popen(
-                [*command, f"/dev/fd/{output}"],
-                stdin=subprocess.PIPE,
-                stderr=errors,
-                pass_fds=(output,),
-                process_group=0,
-            )
+            with signals_deferred():  # a Ctrl-C now is raised once process is known
+                process = subprocess.Popen(
+                    [*command, f"/dev/fd/{output}"],
+                    stdin=subprocess.PIPE,
+                    stderr=errors,
+                    pass_fds=(output,),
+                    process_group=0,
+                )
             os.close(output)
             output = -1
             assert process.stdin is not None

@@ -15,6 +15,7 @@ import numpy as np
 from voiceguide.audio.format import CHANNELS, SAMPLE_RATE, find_ffmpeg
 from voiceguide.errors import UsageError
 from voiceguide.files import JsonMemo, temp_dir
+from voiceguide.sinks.spawn import signals_deferred
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,9 @@ def _measure_codec_gain(ffmpeg: str, fmt: Format, bitrate: str | None, suffix: s
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
     tone = np.round(3277 * np.sin(2 * np.pi * 1000 * t)).astype("<i2")
     pcm = np.repeat(tone[:, None], CHANNELS, axis=1).tobytes()
-    with temp_dir() as folder:
+    # A Ctrl-C during the probe (a tenth of a second) is raised after it, never
+    # between starting an ffmpeg and knowing it (see signals_deferred).
+    with temp_dir() as folder, signals_deferred():
         encoded = folder / f"probe{suffix}"
         subprocess.run(
             [
